@@ -1,0 +1,137 @@
+/**
+ * What goes into a store layer, in order, exactly as nixpkgs' `archive_paths_to` lays it out
+ * (spec §2.3): the directories `/nix/` and `/nix/store/` first, then for each store path (in the
+ * order the plan lists them) the path and everything below it, in pathlib order (component-wise,
+ * by code point: `b/`, `b/c`, then `b-c/`), symlinked directories not followed, hard links stored
+ * as regular files, owners and mtime overridden.
+ *
+ * Planning a layer only reads metadata (readdir, lstat, readlink), never file contents; the sizes it
+ * records are checked against the bytes actually read when the layer is written, so a file that
+ * changes in between is an error, never a silently corrupt layer.
+ */
+import fs from "node:fs";
+import { StrataError } from "../errors.js";
+import { fsError } from "./fs-errors.js";
+import { comparePythonNames } from "./py-str.js";
+import { BLOCK, RECORD, headerLength, padded, paxRecords, type EntryType, type TarHeaderFields } from "./tar-header.js";
+
+/** Owner and time fields that every store-layer entry gets (conf.json's uid, gid, uname, gname, mtime). */
+export interface LayerOwnership {
+  readonly uid: number;
+  readonly gid: number;
+  readonly uname: string;
+  readonly gname: string;
+  readonly mtime: number;
+}
+
+/** One entry of a layer: its header, and for regular files where to read the content. */
+export interface LayerEntry {
+  readonly header: TarHeaderFields;
+  readonly pax: Buffer | undefined;
+  /** Path to read the content from, for regular files. */
+  readonly source: Buffer | undefined;
+}
+
+/** The whole content list of a layer and the exact byte size of its tar. */
+export interface LayerContents {
+  readonly entries: readonly LayerEntry[];
+  /** Size of the layer tar in bytes, end blocks and record padding included. */
+  readonly size: number;
+}
+
+export interface StoreLayerInput {
+  readonly paths: readonly string[];
+  readonly ownership: LayerOwnership;
+  /** Where the store is on this machine: files of `/nix/store/x` are read at `fsRoot + /nix/store/x`. */
+  readonly fsRoot: string;
+}
+
+const SLASH = 0x2f;
+const EMPTY = Buffer.alloc(0);
+
+export function planStoreLayer(input: StoreLayerInput): LayerContents {
+  const own = input.ownership;
+  const uname = Buffer.from(own.uname, "utf8");
+  const gname = Buffer.from(own.gname, "utf8");
+  const root = Buffer.from(input.fsRoot, "utf8");
+  const entries: LayerEntry[] = [];
+  const add = (name: Buffer, type: EntryType, mode: number, size: number, linkname: Buffer, source: Buffer | undefined): void => {
+    const header: TarHeaderFields = {
+      name: type === "5" ? Buffer.concat([name, Buffer.of(SLASH)]) : name,
+      type, mode, size, linkname, uid: own.uid, gid: own.gid, uname, gname, mtime: own.mtime,
+    };
+    entries.push({ header, pax: paxRecords(header), source });
+  };
+  add(Buffer.from("/nix"), "5", 0o755, 0, EMPTY, undefined);
+  add(Buffer.from("/nix/store"), "5", 0o755, 0, EMPTY, undefined);
+
+  for (const storePath of input.paths) {
+    const name = Buffer.from(storePath, "utf8");
+    const fsPath = root.length === 0 ? name : Buffer.concat([root, name]);
+    // Depth-first, pre-order, siblings sorted: the order pathlib's sorted(rglob) gives.
+    const stack: [Buffer, Buffer][] = [[name, fsPath]];
+    let top = true;
+    while (stack.length > 0) {
+      const [entryName, entryPath] = stack.pop()!;
+      const st = lstat(entryPath, storePath, top);
+      top = false;
+      if (st.isSymbolicLink()) {
+        add(entryName, "2", st.mode, 0, readlink(entryPath), undefined);
+      } else if (st.isDirectory()) {
+        add(entryName, "5", st.mode, 0, EMPTY, undefined);
+        const children = readdir(entryPath).sort(comparePythonNames);
+        for (let k = children.length - 1; k >= 0; k--) {
+          const child = children[k]!;
+          stack.push([join(entryName, child), join(entryPath, child)]);
+        }
+      } else if (st.isFile()) {
+        add(entryName, "0", st.mode, st.size, EMPTY, entryPath);
+      } else {
+        throw new StrataError("E_STORE_PATH", `${display(entryPath)} is neither a file, a directory nor a symlink`,
+          "a Nix store holds only those three kinds of files; check the path");
+      }
+    }
+  }
+
+  let size = 0;
+  for (const e of entries) size += headerLength(e.pax) + padded(e.header.size);
+  size += 2 * BLOCK;
+  size = Math.ceil(size / RECORD) * RECORD;
+  return { entries, size };
+}
+
+function join(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.of(SLASH), name]);
+}
+
+function display(p: Buffer): string {
+  return p.toString("utf8");
+}
+
+function lstat(p: Buffer, storePath: string, top: boolean): fs.Stats {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if (top && (err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new StrataError("E_STORE_PATH", `store path ${storePath} does not exist (looked at ${display(p)})`,
+        "build or fetch it first (nix-store --realise), or fix the closure input", { cause: err });
+    }
+    throw fsError(err, p, storePath);
+  }
+}
+
+function readdir(p: Buffer): Buffer[] {
+  try {
+    return fs.readdirSync(p, { encoding: "buffer" });
+  } catch (err) {
+    throw fsError(err, p);
+  }
+}
+
+function readlink(p: Buffer): Buffer {
+  try {
+    return fs.readlinkSync(p, { encoding: "buffer" });
+  } catch (err) {
+    throw fsError(err, p);
+  }
+}
