@@ -92,6 +92,9 @@ export function toStrataError(err: unknown, context?: string): StrataError {
   // piscina wraps errors thrown in a worker; the wire form then sits in the message as JSON or
   // as a property. Workers throw the wire object itself, which structured clone keeps.
   const where = context === undefined ? "" : `${context}: `;
+  if ((err as { name?: unknown } | null)?.name === "AbortError") {
+    return new StrataError("E_ABORTED", `${where}the build was cancelled`, "nothing to do", { cause: err });
+  }
   const errno = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   switch (errno) {

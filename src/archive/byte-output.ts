@@ -1,0 +1,18 @@
+/**
+ * Where archive bytes go next: a sink (file, stdout) or a compression stage in front of one.
+ * `write` resolves when the bytes may be reused and the caller may send more (backpressure);
+ * the caller must not write again before it resolves.
+ */
+export interface ByteOutput {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/** The end of the pipeline: bytes land somewhere, and the result is kept or thrown away. */
+export interface Sink extends ByteOutput {
+  /** Everything was written: flush, and make the output visible under its final name. */
+  commit(): Promise<void>;
+  /** Something failed: remove whatever was written, if it can be removed. */
+  abort(): Promise<void>;
+  /** Bytes written so far. */
+  readonly bytesWritten: number;
+}

@@ -1,0 +1,127 @@
+/**
+ * Sinks: a file written under a temp name and renamed into place on success (nothing is left
+ * behind on failure or Ctrl-C), or an already open descriptor such as stdout.
+ *
+ * Small writes (tar headers) are gathered and sent with the next large one in one writev, so the
+ * number of syscalls follows the number of 1 MiB chunks, not the number of files.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { StrataError, toStrataError } from "../errors.js";
+import type { Sink } from "./byte-output.js";
+
+/** Gather writes up to this many bytes before issuing a writev. */
+const GATHER_BYTES = 256 << 10;
+
+class FdSink implements Sink {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  bytesWritten = 0;
+
+  constructor(protected readonly fd: number, private readonly what: string) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= GATHER_BYTES) await this.flush();
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+  }
+
+  async abort(): Promise<void> {
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  protected async flush(): Promise<void> {
+    let buffers = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    while (buffers.length > 0) {
+      let n: number;
+      try {
+        n = (await writev(this.fd, buffers)).bytesWritten;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+          // stdout left non-blocking by whoever started us: wait for the reader and try again.
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        throw toStrataError(err, `writing ${this.what}`);
+      }
+      this.bytesWritten += n;
+      buffers = dropWritten(buffers, n);
+    }
+  }
+}
+
+function writev(fd: number, buffers: Uint8Array[]): Promise<{ bytesWritten: number }> {
+  return new Promise((resolve, reject) => {
+    fs.writev(fd, buffers as NodeJS.ArrayBufferView[], (err, bytesWritten) => (err ? reject(err) : resolve({ bytesWritten })));
+  });
+}
+
+/** The buffers still to write after `n` bytes of them were written (a short write). */
+function dropWritten(buffers: Uint8Array[], n: number): Uint8Array[] {
+  let left = n;
+  let i = 0;
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
+}
+
+/** An open descriptor the caller owns (stdout): written, never closed or removed. */
+export function descriptorSink(fd: number, what = "the output"): Sink {
+  return new FdSink(fd, what);
+}
+
+/** A file: written as `.<name>.strata-<pid>.tmp` beside it, renamed into place by commit(). */
+export async function fileSink(target: string): Promise<Sink> {
+  const dir = path.dirname(path.resolve(target));
+  const temp = path.join(dir, `.${path.basename(target)}.strata-${process.pid}.tmp`);
+  let fd: number;
+  try {
+    fd = fs.openSync(temp, "w", 0o644);
+  } catch (err) {
+    throw new StrataError("E_WRITE", `cannot create the output ${target}: ${(err as Error).message}`,
+      "check that the directory exists and is writable", { cause: err });
+  }
+  return new FileSink(fd, temp, target);
+}
+
+class FileSink extends FdSink {
+  private closed = false;
+
+  constructor(fd: number, private readonly temp: string, private readonly target: string) {
+    super(fd, target);
+  }
+
+  override async commit(): Promise<void> {
+    // No fsync: like tar or cp, strata leaves durability to the file system. What the rename
+    // guarantees is that the target name never shows a partial image.
+    await this.flush();
+    this.close();
+    try {
+      fs.renameSync(this.temp, this.target);
+    } catch (err) {
+      fs.rmSync(this.temp, { force: true });
+      throw new StrataError("E_WRITE", `cannot move the output into place at ${this.target}: ${(err as Error).message}`, "check the target path", { cause: err });
+    }
+  }
+
+  override async abort(): Promise<void> {
+    await super.abort();
+    this.close();
+    fs.rmSync(this.temp, { force: true });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}

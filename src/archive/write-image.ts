@@ -1,0 +1,114 @@
+/**
+ * Write one image as a docker-archive: layers through the worker pool and the ordered merger,
+ * then the image config and manifest.json, through an optional compression stage, into a sink.
+ * On any failure the sink is aborted (a file output is removed), spool files are removed, and
+ * the error is re-thrown.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { asDigest, sha256Hex, type Digest } from "../digest.js";
+import { toStrataError } from "../errors.js";
+import { WorkerPool } from "../pool/pool.js";
+import type { LayerDigest, LayerTask } from "../pool/protocol.js";
+import type { ByteOutput, Sink } from "./byte-output.js";
+import type { Codec } from "./codecs.js";
+import { CompressStage } from "./compress-stage.js";
+import { DockerArchiveWriter, layerMemberName } from "./docker-archive.js";
+import { imageConfigBytes, manifestBytes } from "./image-config.js";
+import { mergeLayers } from "./merger.js";
+import type { JsonValue } from "./py-json.js";
+
+export interface ImageLayer {
+  readonly task: LayerTask;
+  /** What the layer's history comment names: its store paths. */
+  readonly paths: readonly string[];
+}
+
+/** Everything that decides the image's bytes. */
+export interface ImageSpec {
+  readonly layers: readonly ImageLayer[];
+  /** Python isoformat of the creation time. */
+  readonly created: string;
+  readonly architecture: string;
+  readonly config: { readonly [key: string]: JsonValue };
+  readonly repoTags: readonly string[];
+  /** mtime of the outer archive's members. */
+  readonly mtime: number;
+}
+
+export type ProgressEvent =
+  | { readonly type: "start"; readonly layers: number }
+  | { readonly type: "layer"; readonly index: number; readonly layers: number; readonly diffId: Digest; readonly size: number }
+  | { readonly type: "bytes"; readonly bytes: number }
+  | { readonly type: "done"; readonly imageId: Digest; readonly bytes: number };
+
+export interface WriteOptions {
+  readonly workers: number;
+  readonly compress: Codec | "none";
+  readonly level: number;
+  readonly tmpDir?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((event: ProgressEvent) => void) | undefined;
+}
+
+export interface ImageResult {
+  /** sha256 of the image config: the image ID docker shows. */
+  readonly imageId: Digest;
+  readonly layers: readonly LayerDigest[];
+  readonly repoTags: readonly string[];
+  /** Bytes written to the sink (compressed size when compressing). */
+  readonly bytes: number;
+}
+
+/** Reorder window per layer: 8 chunks of 1 MiB. Lookahead: 2 tasks per worker beyond the head. */
+const WINDOW_CHUNKS = 8;
+
+export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: WriteOptions): Promise<ImageResult> {
+  const tmp = await fs.promises.mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), "strata-"));
+  const pool = new WorkerPool(opts.workers);
+  let stage: CompressStage | undefined;
+  try {
+    let out: ByteOutput = sink;
+    if (opts.compress !== "none") {
+      stage = new CompressStage(sink, (c, l, b, n) => pool.compress(c, l, b, n), opts.compress, opts.level, 2 * opts.workers + 1);
+      out = stage;
+    }
+    const archive = new DockerArchiveWriter(out, spec.mtime);
+    const emit = opts.onProgress ?? (() => undefined);
+    emit({ type: "start", layers: spec.layers.length });
+    const digests = await mergeLayers(spec.layers.map((l) => l.task), pool, archive, {
+      window: WINDOW_CHUNKS,
+      lookahead: 2 * opts.workers,
+      spoolDir: tmp,
+      signal: opts.signal,
+      memberName: layerMemberName,
+      onLayer: (index, d) => emit({ type: "layer", index, layers: spec.layers.length, diffId: d.diffId as Digest, size: d.size }),
+      onBytes: (bytes) => emit({ type: "bytes", bytes }),
+    });
+    const config = imageConfigBytes({
+      created: spec.created,
+      architecture: spec.architecture,
+      config: spec.config,
+      layers: spec.layers.map((l, i) => ({ diffId: digests[i]!.diffId as Digest, paths: l.paths })),
+    });
+    const configHex = sha256Hex(config);
+    const configName = `${configHex}.json`;
+    await archive.member(configName, config);
+    await archive.member("manifest.json", manifestBytes(configName, spec.repoTags, spec.layers.map((_, i) => layerMemberName(i))));
+    await archive.finish();
+    await stage?.finish();
+    opts.signal?.throwIfAborted();
+    await sink.commit();
+    const imageId = asDigest(configHex);
+    emit({ type: "done", imageId, bytes: sink.bytesWritten });
+    return { imageId, layers: digests, repoTags: spec.repoTags, bytes: sink.bytesWritten };
+  } catch (err) {
+    stage?.discard();
+    await sink.abort().catch(() => undefined);
+    throw toStrataError(err);
+  } finally {
+    await pool.destroy().catch(() => undefined);
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+}

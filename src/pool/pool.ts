@@ -1,0 +1,59 @@
+/**
+ * The worker pools: one for layer tasks, one for compression blocks. Two pools, not one, because a
+ * head layer task may block until the output drains, and with compression on, draining needs a
+ * compression task to run: on a shared pool of one thread that would deadlock. The OS shares the
+ * cores between the two; each pool has `workers` threads.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MessageChannel } from "node:worker_threads";
+import { Piscina } from "piscina";
+import type { Codec } from "../archive/codecs.js";
+import { LayerStream } from "./layer-stream.js";
+import { CTL_LENGTH, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
+
+export interface RunningLayer {
+  readonly stream: LayerStream;
+  readonly done: Promise<LayerDigest>;
+}
+
+export class WorkerPool {
+  private readonly layers: Piscina;
+  private compressPool: Piscina | undefined;
+
+  constructor(private readonly workers: number) {
+    this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+  }
+
+  runLayer(task: LayerTask, window: number, spoolPath: string): RunningLayer {
+    const { port1, port2 } = new MessageChannel();
+    const control = new SharedArrayBuffer(CTL_LENGTH * Int32Array.BYTES_PER_ELEMENT);
+    const stream = new LayerStream(port1, control);
+    const channel: ChannelSpec = { port: port2, control, window, spoolPath };
+    const done = this.layers.run({ ...task, channel }, { transferList: [port2] }) as Promise<LayerDigest>;
+    done.catch((err: unknown) => stream.fail(err));
+    return { stream, done };
+  }
+
+  compress(codec: Codec, level: number, data: ArrayBuffer, length: number): Promise<ArrayBuffer> {
+    this.compressPool ??= new Piscina({ filename: workerFile("compress-worker"), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 1000 });
+    const task: CompressTask = { codec, level, data, length };
+    return this.compressPool.run(task, { transferList: [data] }) as Promise<ArrayBuffer>;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.layers.destroy(), this.compressPool?.destroy()]);
+  }
+}
+
+/**
+ * The built worker file. Workers must be plain JavaScript on Node 20, so they always come from
+ * dist/ (built by `npm ci` through `prepare`), also when the library itself runs from sources
+ * under vitest.
+ */
+function workerFile(name: string): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const inDist = here.split(path.sep).includes("dist");
+  const root = inDist ? path.resolve(here, "../..") : path.resolve(here, "../../dist");
+  return path.join(root, "workers", `${name}.js`);
+}
