@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { openSink } from "./archive/open-sink.js";
 import { writeDockerArchive, type ImageLayer, type ImageResult } from "./archive/write-image.js";
+import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
 import { StrataError } from "./errors.js";
 import { resolveOutputOptions, type OutputOptions } from "./options.js";
@@ -32,6 +33,7 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
     task: { kind: "file", path: path.join(conf.customisationLayer, "layer.tar"), expectedSha256: readChecksum(conf.customisationLayer) },
     paths: [conf.customisationLayer],
   });
+  checkPresent(conf.storeLayers.flat(), fsRoot);
   const sink = await openSink(opts.output);
   return writeDockerArchive(
     { layers, created: conf.created.iso, architecture: conf.architecture, config: conf.config, repoTags: [options.repoTag ?? conf.repoTag], mtime: conf.mtime.epoch },

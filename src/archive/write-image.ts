@@ -55,7 +55,8 @@ export interface WriteOptions {
 export interface ImageResult {
   /** sha256 of the image config: the image ID docker shows. */
   readonly imageId: Digest;
-  readonly layers: readonly LayerDigest[];
+  /** Per layer, bottom first: diff_id, size, and the store paths it holds. */
+  readonly layers: readonly (LayerDigest & { readonly paths: readonly string[] })[];
   readonly repoTags: readonly string[];
   /** Bytes written to the sink (compressed size when compressing). */
   readonly bytes: number;
@@ -102,7 +103,7 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
     await sink.commit();
     const imageId = asDigest(configHex);
     emit({ type: "done", imageId, bytes: sink.bytesWritten });
-    return { imageId, layers: digests, repoTags: spec.repoTags, bytes: sink.bytesWritten };
+    return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
   } catch (err) {
     stage?.discard();
     await sink.abort().catch(() => undefined);

@@ -1,0 +1,178 @@
+/**
+ * The strata command line: argument parsing, progress, exit codes. A thin layer over the library,
+ * which it imports lazily so `--help` is instant. One top-level catch turns every failure into one
+ * line (code, message) plus a hint on stderr and a non-zero exit; --debug adds the stack.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { StrataError, toStrataError } from "./errors.js";
+import { HELP, VERSION } from "./cli/help.js";
+import { progressReporter, type ProgressMode } from "./cli/progress.js";
+import type { ProgressEvent } from "./archive/write-image.js";
+import type { OutputOptions } from "./options.js";
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+const COMMON: NonNullable<ParseArgsConfig["options"]> = {
+  output: { type: "string", short: "o" },
+  compress: { type: "string" },
+  level: { type: "string" },
+  workers: { type: "string", short: "j" },
+  "tmp-dir": { type: "string" },
+  "store-root": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  json: { type: "boolean" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> = {
+  stream: { ...COMMON, "repo-tag": { type: "string", short: "t" }, repo_tag: { type: "string" } },
+  build: {
+    ...COMMON,
+    graph: { type: "string" },
+    contents: { type: "string", multiple: true },
+    name: { type: "string" },
+    tag: { type: "string" },
+    "max-layers": { type: "string" },
+    created: { type: "string" },
+    mtime: { type: "string" },
+    uid: { type: "string" },
+    gid: { type: "string" },
+    uname: { type: "string" },
+    gname: { type: "string" },
+    config: { type: "string" },
+    architecture: { type: "string" },
+  },
+  demo: { ...COMMON },
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let debug = argv.includes("--debug");
+  try {
+    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+      process.stdout.write(HELP.main);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === "--version" || command === "-V") {
+      process.stdout.write(`strata ${VERSION}\n`);
+      return 0;
+    }
+    const spec = COMMANDS[command];
+    if (spec === undefined) {
+      throw new StrataError("E_USAGE", `unknown command ${JSON.stringify(command)}`, "run `strata --help` for the commands");
+    }
+    let parsed: { values: Values; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: [...rest], options: spec, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (err) {
+      throw new StrataError("E_USAGE", (err as Error).message.split("\n")[0]!, `run \`strata ${command} --help\``);
+    }
+    const v = parsed.values;
+    debug = v["debug"] === true;
+    if (v["help"] === true) {
+      process.stdout.write(HELP[command as keyof typeof HELP]);
+      return 0;
+    }
+    return await run(command, v, parsed.positionals);
+  } catch (err) {
+    return report(err, debug);
+  }
+}
+
+async function run(command: string, v: Values, positionals: string[]): Promise<number> {
+  const mode: ProgressMode = v["json"] === true ? "json" : v["quiet"] === true ? "quiet" : "auto";
+  const progress = progressReporter(mode);
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143); // second Ctrl-C: leave now
+    controller.abort(new StrataError("E_ABORTED", `interrupted by ${signal}`, "nothing to do"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const common = await commonOptions(v, controller.signal, progress.onProgress);
+    if (command === "stream") {
+      const conf = single(positionals, "CONF.json", "stream");
+      const { streamImage } = await import("./stream.js");
+      const tag = str(v["repo-tag"]) ?? str(v["repo_tag"]);
+      await streamImage(conf, { ...common, ...(tag === undefined ? {} : { repoTag: tag }), ...storeRoot(v) });
+    } else if (command === "build") {
+      noPositionals(positionals, "build");
+      const { buildFromArgs } = await import("./cli/build-args.js");
+      await buildFromArgs(v, common);
+    } else {
+      noPositionals(positionals, "demo");
+      const { runDemo } = await import("./cli/demo.js");
+      await runDemo(common);
+    }
+    return 0;
+  } finally {
+    progress.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void): Promise<OutputOptions & { output: string | number }> {
+  const output = str(v["output"]);
+  if (output === undefined && process.stdout.isTTY) {
+    throw new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it",
+      "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
+  }
+  return {
+    output: output ?? 1,
+    ...(v["compress"] === undefined ? {} : { compress: str(v["compress"]) as OutputOptions["compress"] & string }),
+    ...(v["level"] === undefined ? {} : { level: int(v["level"], "--level") }),
+    ...(v["workers"] === undefined ? {} : { workers: int(v["workers"], "--workers") }),
+    ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }),
+    signal,
+    onProgress,
+  };
+}
+
+export type CommonCliOptions = OutputOptions & { output: string | number };
+
+function storeRoot(v: Values): { storeRoot?: string } {
+  const root = str(v["store-root"]);
+  return root === undefined ? {} : { storeRoot: root.replace(/\/+$/, "") };
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function int(value: unknown, flag: string): number {
+  const s = str(value) ?? "";
+  if (!/^-?\d+$/.test(s)) throw new StrataError("E_USAGE", `${flag} must be an integer, got ${JSON.stringify(s)}`, `e.g. ${flag} 4`);
+  return Number(s);
+}
+
+function single(positionals: string[], what: string, command: string): string {
+  if (positionals.length !== 1) {
+    throw new StrataError("E_USAGE", `strata ${command} takes one ${what}, got ${positionals.length}`, `run \`strata ${command} --help\``);
+  }
+  return positionals[0]!;
+}
+
+function noPositionals(positionals: string[], command: string): void {
+  if (positionals.length > 0) {
+    throw new StrataError("E_USAGE", `strata ${command} takes no positional arguments, got ${JSON.stringify(positionals[0])}`, `run \`strata ${command} --help\``);
+  }
+}
+
+function report(err: unknown, debug: boolean): number {
+  const e = toStrataError(err);
+  process.stderr.write(`strata: ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+  if (debug) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  switch (e.code) {
+    case "E_USAGE":
+      return 2;
+    case "E_OUTPUT_CLOSED":
+      return 141; // as if killed by SIGPIPE, like other tools in a pipeline
+    case "E_ABORTED":
+      return 130;
+    default:
+      return 1;
+  }
+}
