@@ -37,7 +37,8 @@ import { assertAcyclic, assertNoDanglingReferences } from "../closure/graph-chec
  * paths named in its config); an empty list means "the graph's natural roots". */
 export type RootGroups = readonly (readonly string[])[];
 
-/** The most memory one column chunk of ancestor bitsets may take (a 10,000-path graph needs 12.5 MB). */
+/** The most memory the ancestor bitsets, and the subset-sum tables, of one column chunk may take
+ * (a 10,000-path graph fits in one chunk: 12.5 MB of bitsets). */
 const CHUNK_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -79,20 +80,20 @@ export function popularityCounts(graph: ClosureGraph, rootGroups: RootGroups = [
   order.forEach((v, p) => (pos[v] = p));
 
   // N(v) in position space: the number of paths from the virtual top of the forest down to v.
-  const paths = new Array<bigint>(size).fill(0n);
-  for (let v = 0; v < size; v++) if (dag.seed[v] === 1) paths[pos[v] as number] = 1n;
+  const pathCounts = new Array<bigint>(size).fill(0n);
+  for (let v = 0; v < size; v++) if (dag.seed[v] === 1) pathCounts[pos[v] as number] = 1n;
   const parents: number[][] = Array.from({ length: size }, () => []);
   for (let p = 0; p < size; p++) {
     const v = order[p] as number;
-    const here = paths[p] as bigint;
+    const here = pathCounts[p] as bigint;
     for (const c of dag.children[v] as number[]) {
       const cp = pos[c] as number;
       (parents[cp] as number[]).push(p);
-      if (here !== 0n) paths[cp] = (paths[cp] as bigint) + here;
+      if (here !== 0n) pathCounts[cp] = (pathCounts[cp] as bigint) + here;
     }
   }
 
-  const sums = ancestorSums(paths, parents);
+  const sums = ancestorSums(pathCounts, parents);
   const counts: bigint[] = [];
   for (let i = 0; i < dag.realCount; i++) counts.push(sums[pos[i] as number] as bigint);
   return { paths: dag.names, counts };
@@ -112,30 +113,32 @@ interface IndexedDag {
 
 function indexGraph(graph: ClosureGraph, rootGroups: RootGroups): IndexedDag {
   assertNoDanglingReferences(graph.paths, "closure graph");
+  rootGroups.forEach((group, g) => {
+    const unknown = group.find((path) => !graph.paths.has(path));
+    if (unknown === undefined) return;
+    throw new StrataError(
+      "E_CLOSURE_INPUT",
+      `root group ${g} names ${unknown}, which is not in the closure graph (${graph.paths.size} paths)`,
+      "export the graph for every store path the image's contents and config name",
+    );
+  });
   const names = [...graph.paths.keys()];
   const index = new Map(names.map((p, i) => [p, i] as const));
   const size = names.length + rootGroups.length;
   // Duplicate references would be merged by closure-graph.py's dicts; a stamp drops them here.
   const stamp = new Int32Array(size).fill(-1);
-  const childrenOf = (v: number, refs: readonly string[], group?: number): number[] => {
+  const childrenOf = (v: number, refs: readonly string[]): number[] => {
     const out: number[] = [];
     for (const ref of refs) {
-      const c = index.get(ref);
-      if (c === undefined) {
-        throw new StrataError(
-          "E_CLOSURE_INPUT",
-          `root group ${group ?? 0} names ${ref}, which is not in the closure graph (${names.length} paths)`,
-          "export the graph for every path the image contents and config name",
-        );
-      }
+      const c = index.get(ref) as number; // checked above
       if (c === v || stamp[c] === v) continue;
       stamp[c] = v;
       out.push(c);
     }
     return out;
   };
-  const children = names.map((p, v) => childrenOf(v, (graph.paths.get(p) as { references: readonly string[] }).references));
-  rootGroups.forEach((group, g) => children.push(childrenOf(names.length + g, group, g)));
+  const children = [...graph.paths.values()].map((info, v) => childrenOf(v, info.references));
+  rootGroups.forEach((group, g) => children.push(childrenOf(names.length + g, group)));
 
   // Kahn's algorithm; the parent counts double as "is a natural root".
   const indegree = new Int32Array(size);
@@ -153,7 +156,11 @@ function indexGraph(graph: ClosureGraph, rootGroups: RootGroups): IndexedDag {
       if (indegree[c] === 0) order.push(c);
     }
   }
-  if (order.length < size) assertAcyclic(graph.paths, "closure graph");
+  if (order.length < size) {
+    // Only real paths can be on a cycle (group nodes have no referrers), so this throws.
+    assertAcyclic(graph.paths, "closure graph");
+    throw new StrataError("E_INTERNAL", "popularity: the graph has no topological order but no cycle", "this is a bug in strata; please report it");
+  }
   return { names, realCount: names.length, size, children, seed, order };
 }
 
