@@ -21,8 +21,11 @@ import tarfile
 def main():
     with open(sys.argv[1]) as f:
         spec = json.load(f)
+    write_layer(spec, sys.stdout.buffer)
+
+
+def write_layer(spec, out):
     root = spec.get("root", "")
-    out = sys.stdout.buffer
 
     def own(ti):
         ti.mtime = spec["mtime"]
