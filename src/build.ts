@@ -4,13 +4,12 @@
  * popularity order cut to the layer budget); the customisation layer holds the symlink join of
  * the contents.
  */
-import fs from "node:fs";
 import { openSink } from "./archive/open-sink.js";
 import type { JsonValue } from "./archive/py-json.js";
 import { writeDockerArchive, type ImageLayer, type ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { closureOf } from "./closure/closure-of.js";
-import { parseReferencesGraph } from "./closure/references-graph.js";
+import { readClosure } from "./closure/read-closure.js";
 import type { ClosureGraph } from "./closure/types.js";
 import { sha256Hex } from "./digest.js";
 import { StrataError } from "./errors.js";
@@ -73,7 +72,7 @@ export const BUILD_DEFAULTS = {
 } as const;
 
 export function planImage(options: BuildOptions): ImagePlan {
-  const graph = typeof options.graph === "string" ? readGraph(options.graph) : options.graph;
+  const graph = typeof options.graph === "string" ? readClosure(options.graph) : options.graph;
   const contents = [...(options.contents ?? [])];
   const config = sortKeys(options.config ?? {}) as { [key: string]: JsonValue };
   const configPaths = storePathsIn(config, graph);
@@ -118,16 +117,6 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
     sink,
     opts,
   );
-}
-
-function readGraph(file: string): ClosureGraph {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new StrataError("E_CLOSURE_INPUT", `cannot read the references graph ${file}: ${(err as Error).message}`, "check the --graph path", { cause: err });
-  }
-  return parseReferencesGraph(text, file);
 }
 
 /**

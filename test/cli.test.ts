@@ -135,6 +135,13 @@ describe("strata CLI", () => {
     expect(leftovers(dir)).toEqual([]);
   });
 
+  it("writes -o /dev/null in place, leaving the device node alone", () => {
+    const r = strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q", "-o", "/dev/null"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.statSync("/dev/null").isCharacterDevice()).toBe(true);
+    expect(fs.readdirSync("/dev").filter((f) => f.includes(".strata-"))).toEqual([]);
+  });
+
   it("reports a full disk on stdout (/dev/full)", () => {
     const fd = fs.openSync("/dev/full", "w");
     try {

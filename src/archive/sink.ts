@@ -18,7 +18,7 @@ class FdSink implements Sink {
   private pendingBytes = 0;
   bytesWritten = 0;
 
-  constructor(protected readonly fd: number, private readonly what: string) {}
+  constructor(protected readonly fd: number, private readonly what: string, private readonly owned = false) {}
 
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
@@ -29,11 +29,13 @@ class FdSink implements Sink {
 
   async commit(): Promise<void> {
     await this.flush();
+    if (this.owned) fs.closeSync(this.fd);
   }
 
   async abort(): Promise<void> {
     this.pending = [];
     this.pendingBytes = 0;
+    if (this.owned) fs.closeSync(this.fd);
   }
 
   protected async flush(): Promise<void> {
@@ -58,6 +60,14 @@ class FdSink implements Sink {
   }
 }
 
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
 function writev(fd: number, buffers: Uint8Array[]): Promise<{ bytesWritten: number }> {
   return new Promise((resolve, reject) => {
     fs.writev(fd, buffers as NodeJS.ArrayBufferView[], (err, bytesWritten) => (err ? reject(err) : resolve({ bytesWritten })));
@@ -79,8 +89,23 @@ export function descriptorSink(fd: number, what = "the output"): Sink {
   return new FdSink(fd, what);
 }
 
-/** A file: written as `.<name>.strata-<pid>.tmp` beside it, renamed into place by commit(). */
+/**
+ * A file: written as `.<name>.strata-<pid>.tmp` beside it, renamed into place by commit().
+ * A target that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is written in
+ * place: renaming over it would replace a device node with a file.
+ */
 export async function fileSink(target: string): Promise<Sink> {
+  const existing = statOrUndefined(target);
+  if (existing !== undefined && !existing.isFile()) {
+    if (existing.isDirectory()) {
+      throw new StrataError("E_WRITE", `the output ${target} is a directory`, "give a file name, e.g. -o image.tar");
+    }
+    try {
+      return new FdSink(fs.openSync(target, "w"), target, true);
+    } catch (err) {
+      throw new StrataError("E_WRITE", `cannot open the output ${target}: ${(err as Error).message}`, "check the path and its permissions", { cause: err });
+    }
+  }
   const dir = path.dirname(path.resolve(target));
   const temp = path.join(dir, `.${path.basename(target)}.strata-${process.pid}.tmp`);
   let fd: number;
