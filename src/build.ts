@@ -49,6 +49,8 @@ export interface BuildOptions extends OutputOptions {
 
 /** Everything decided before any file content is read. */
 export interface ImagePlan {
+  /** The closure the image holds. */
+  readonly graph: ClosureGraph;
   readonly storeLayers: StoreLayers;
   readonly contents: readonly string[];
   readonly config: { readonly [key: string]: JsonValue };
@@ -100,7 +102,7 @@ export function planImage(options: BuildOptions): ImagePlan {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
     throw usage(`tag must be 1-128 letters, digits, _ . or - (not starting with . or -), got ${JSON.stringify(tag)}`, "e.g. --tag latest");
   }
-  return { storeLayers, contents, config, repoTag: `${name}:${tag}`, created, mtime, architecture, owner };
+  return { graph: closure, storeLayers, contents, config, repoTag: `${name}:${tag}`, created, mtime, architecture, owner };
 }
 
 export async function buildImage(options: BuildOptions): Promise<ImageResult> {
@@ -109,7 +111,9 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const fsRoot = options.storeRoot ?? "";
   checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);
   const ownership = { ...plan.owner, mtime: plan.mtime.epoch };
-  const layers: ImageLayer[] = plan.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths }));
+  const graph = plan.graph;
+  const estimate = (paths: readonly string[]): number => paths.reduce((n, p) => n + (graph.paths.get(p)?.narSize ?? 0), 0);
+  const layers: ImageLayer[] = plan.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths, estimate: estimate(paths) }));
   layers.push({ task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch }, paths: plan.contents });
   const sink = await openSink(opts.output);
   return writeDockerArchive(

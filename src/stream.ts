@@ -27,10 +27,12 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
       "build without fromImage for now; base-image support is tracked as its own feature");
   }
   const fsRoot = options.storeRoot ?? "";
+  // The customisation layer is a store path too in a real conf.json: read it under the store root.
+  const customisation = conf.customisationLayer.startsWith(`${conf.storeDir}/`) ? fsRoot + conf.customisationLayer : conf.customisationLayer;
   const ownership = { uid: conf.uid, gid: conf.gid, uname: conf.uname, gname: conf.gname, mtime: conf.mtime.epoch };
   const layers: ImageLayer[] = conf.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths }));
   layers.push({
-    task: { kind: "file", path: path.join(conf.customisationLayer, "layer.tar"), expectedSha256: readChecksum(conf.customisationLayer) },
+    task: { kind: "file", path: path.join(customisation, "layer.tar"), expectedSha256: readChecksum(customisation) },
     paths: [conf.customisationLayer],
   });
   checkPresent(conf.storeLayers.flat(), fsRoot);

@@ -1,22 +1,32 @@
 /**
  * The ordered merger: runs layer tasks on the pool and writes their bytes to the archive strictly
- * in plan order. Only the head layer is written; the layers after it (at most `lookahead` tasks
- * are submitted ahead of the head: the pool-queue knob) are produced at the same time, each into
- * a window of `window` chunks (the reorder-window knob) and beyond that into a spool file, so
- * memory stays bounded whatever the closure's size.
+ * in plan order. Only the head layer (the next in plan order) is written as it is produced; other
+ * layers are produced at the same time into their ring (`ringSlots` MiB, the reorder-window knob)
+ * and beyond that into a spool file, so memory stays bounded whatever the closure's size.
+ *
+ * Which layers run first: the head always; then any layer big enough to dominate the build (at
+ * least 1/(2·workers) of the estimated total), largest first, so that a big layer at the end of the
+ * plan (nixpkgs' popularity plan puts the bulk of a closure into its last layer) is read and hashed
+ * while the small ones stream, instead of after them; then the rest in plan order, which keeps
+ * what must be spooled small. At most `rings` layers are in flight (the pool-queue knob); a ring
+ * is reused once its layer is written. The output never depends on this order, only the speed.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { CHUNK_SIZE } from "../layer/chunked-output.js";
+import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer, WorkerPool } from "../pool/pool.js";
 import type { LayerDigest, LayerTask } from "../pool/protocol.js";
 import type { DockerArchiveWriter } from "./docker-archive.js";
 
 export interface MergeOptions {
-  /** Chunks (1 MiB) a layer that is not the head may hold in memory before it spools. */
-  readonly window: number;
-  /** Layer tasks submitted ahead of the head. */
-  readonly lookahead: number;
+  /** Slots (1 MiB chunks) per layer ring: what a layer may hold in memory before it spools. */
+  readonly ringSlots: number;
+  /** Rings, so layers in flight at once. At least 2: the head and one more. */
+  readonly rings: number;
+  /** Worker threads: decides which layers are big enough to start early. */
+  readonly workers: number;
   /** A private directory for spool files; removed by the caller. */
   readonly spoolDir: string;
   readonly signal?: AbortSignal | undefined;
@@ -28,19 +38,34 @@ export interface MergeOptions {
   readonly onBytes?: ((count: number) => void) | undefined;
 }
 
+export interface MergeLayer {
+  readonly task: LayerTask;
+  /** Estimated size in bytes (the paths' narSize), to start the longest jobs first; 0 if unknown. */
+  readonly estimate: number;
+}
+
 export async function mergeLayers(
-  tasks: readonly LayerTask[],
+  layers: readonly MergeLayer[],
   pool: WorkerPool,
   archive: DockerArchiveWriter,
   opts: MergeOptions,
 ): Promise<LayerDigest[]> {
   const running: (RunningLayer | undefined)[] = [];
-  let submitted = 0;
-  const submit = (head: number): void => {
-    while (submitted < tasks.length && submitted <= head + opts.lookahead) {
-      const spool = path.join(opts.spoolDir, `layer-${submitted}.spool`);
-      running[submitted] = pool.runLayer(tasks[submitted]!, opts.window, spool);
-      submitted++;
+  const ringOf: (SharedArrayBuffer | undefined)[] = [];
+  const freeRings = Array.from({ length: Math.max(2, opts.rings) }, () => new SharedArrayBuffer(opts.ringSlots * CHUNK_SIZE));
+  const order = startOrder(layers.map((l) => l.estimate), opts.workers);
+  const started = new Set<number>();
+  const start = (i: number): void => {
+    const ring = freeRings.pop()!;
+    ringOf[i] = ring;
+    running[i] = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`));
+    started.add(i);
+  };
+  const schedule = (head: number): void => {
+    if (!started.has(head)) start(head); // the head never waits for a ring: one is always free here
+    for (const i of order) {
+      if (freeRings.length === 0) break;
+      if (!started.has(i)) start(i);
     }
   };
   const abortAll = (): void => running.forEach((r) => r?.stream.abort());
@@ -48,20 +73,22 @@ export async function mergeLayers(
 
   const digests: LayerDigest[] = [];
   try {
-    for (let head = 0; head < tasks.length; head++) {
+    for (let head = 0; head < layers.length; head++) {
       opts.signal?.throwIfAborted();
-      submit(head);
+      schedule(head);
       const layer = running[head]!;
       layer.stream.makeHead();
       digests.push(await writeHead(head, layer, archive, opts));
       layer.stream.close();
       running[head] = undefined;
+      freeRings.push(ringOf[head]!);
+      ringOf[head] = undefined;
       opts.onLayer?.(head, digests[head]!);
     }
     return digests;
   } catch (err) {
     abortAll();
-    // Wait for every submitted task to stop before the caller removes the spool directory.
+    // Wait for every started task to stop before the caller removes the spool directory.
     await Promise.allSettled(running.map((r) => r?.done));
     throw opts.signal?.aborted && !(err instanceof StrataError)
       ? new StrataError("E_ABORTED", "the build was cancelled", "nothing to do", { cause: err })
@@ -72,29 +99,40 @@ export async function mergeLayers(
   }
 }
 
+/** The order layers are started in (after the head): dominant layers first, then plan order. */
+export function startOrder(estimates: readonly number[], workers: number): number[] {
+  const total = estimates.reduce((a, b) => a + b, 0);
+  const big = (e: number): boolean => total > 0 && e >= total / (2 * workers);
+  const early = estimates.map((e, i) => ({ e, i })).filter((x) => big(x.e)).sort((a, b) => b.e - a.e || a.i - b.i).map((x) => x.i);
+  return [...early, ...estimates.map((_, i) => i).filter((i) => !big(estimates[i]!))];
+}
+
 async function writeHead(index: number, layer: RunningLayer, archive: DockerArchiveWriter, opts: MergeOptions): Promise<LayerDigest> {
   const first = await layer.stream.next();
   if (first.t !== "size") throw protocolError(index, first.t);
   const size = first.size;
+  // The worker left hashing to us: hash the bytes as they go out (reading and hashing in parallel).
+  const hash = first.mainHashes ? sha256() : undefined;
   await archive.begin(opts.memberName(index), size);
   let written = 0;
   for (;;) {
     const m = await layer.stream.next();
     if (m.t === "data") {
-      await archive.data(new Uint8Array(m.buf, 0, m.length));
-      layer.stream.consumed();
-      written += m.length;
-      opts.onBytes?.(m.length);
+      hash?.update(m.bytes);
+      await archive.data(m.bytes);
+      layer.stream.release();
+      written += m.bytes.length;
+      opts.onBytes?.(m.bytes.length);
     } else if (m.t === "spool") {
-      await copySpool(m.path, m.length, archive, opts);
-      written += m.length;
+      written += await copySpool(m.path, m.length, archive, hash, opts);
     } else if (m.t === "end") {
-      if (written !== size || m.digest.size !== size) {
+      const digest = m.digest ?? (hash === undefined ? undefined : { diffId: asDigest(hash.hex()), size: written });
+      if (written !== size || digest === undefined || digest.size !== size) {
         throw new StrataError("E_INTERNAL", `layer ${index + 1} announced ${size} bytes but sent ${written}`, "this is a bug in strata; please report it");
       }
       await archive.end(size);
       await layer.done;
-      return m.digest;
+      return digest;
     } else {
       throw protocolError(index, m.t);
     }
@@ -102,19 +140,22 @@ async function writeHead(index: number, layer: RunningLayer, archive: DockerArch
 }
 
 /** Write a spool file's bytes to the archive, then remove it. */
-async function copySpool(file: string, length: number, archive: DockerArchiveWriter, opts: MergeOptions): Promise<void> {
+async function copySpool(file: string, length: number, archive: DockerArchiveWriter, hash: Sha256 | undefined, opts: MergeOptions): Promise<number> {
   const handle = await fs.promises.open(file, "r");
   try {
+    // One buffer, reused: the archive's write() resolves only once the bytes may be reused.
+    const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
     let left = length;
     while (left > 0) {
-      // A fresh buffer per read: the archive (or a compression stage) may hold on to it.
-      const buf = Buffer.allocUnsafeSlow(Math.min(left, 1 << 20));
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
       if (bytesRead === 0) throw new StrataError("E_INTERNAL", `spool file ${file} is shorter than announced`, "was the temp dir cleaned while strata ran?");
-      await archive.data(buf.subarray(0, bytesRead));
+      const bytes = buf.subarray(0, bytesRead);
+      hash?.update(bytes);
+      await archive.data(bytes);
       left -= bytesRead;
       opts.onBytes?.(bytesRead);
     }
+    return length;
   } finally {
     await handle.close();
     await fs.promises.rm(file, { force: true });

@@ -2,29 +2,37 @@
  * Sinks: a file written under a temp name and renamed into place on success (nothing is left
  * behind on failure or Ctrl-C), or an already open descriptor such as stdout.
  *
- * Small writes (tar headers) are gathered and sent with the next large one in one writev, so the
- * number of syscalls follows the number of 1 MiB chunks, not the number of files.
+ * Small writes (tar headers) are copied into a gather buffer and sent with the next large write in
+ * one writev, so the number of syscalls follows the number of 1 MiB chunks, not of files. Large
+ * writes are not copied: write() resolves once they are written, and the caller may then reuse
+ * the memory (a slot of a worker's ring).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { StrataError, toStrataError } from "../errors.js";
 import type { Sink } from "./byte-output.js";
 
-/** Gather writes up to this many bytes before issuing a writev. */
+/** Writes smaller than this are gathered (copied) and sent along with the next write. */
+const SMALL_WRITE = 64 << 10;
 const GATHER_BYTES = 256 << 10;
 
 class FdSink implements Sink {
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly gather = Buffer.allocUnsafe(GATHER_BYTES);
+  private gathered = 0;
   bytesWritten = 0;
 
   constructor(protected readonly fd: number, private readonly what: string, private readonly owned = false) {}
 
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= GATHER_BYTES) await this.flush();
+    if (bytes.length < SMALL_WRITE && this.gathered + bytes.length <= GATHER_BYTES) {
+      this.gather.set(bytes, this.gathered);
+      this.gathered += bytes.length;
+      return;
+    }
+    const buffers = this.gathered > 0 ? [this.gather.subarray(0, this.gathered), bytes] : [bytes];
+    this.gathered = 0;
+    await this.writeAll(buffers);
   }
 
   async commit(): Promise<void> {
@@ -33,15 +41,19 @@ class FdSink implements Sink {
   }
 
   async abort(): Promise<void> {
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.gathered = 0;
     if (this.owned) fs.closeSync(this.fd);
   }
 
   protected async flush(): Promise<void> {
-    let buffers = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.gathered === 0) return;
+    const buffers = [this.gather.subarray(0, this.gathered)];
+    this.gathered = 0;
+    await this.writeAll(buffers);
+  }
+
+  private async writeAll(pending: Uint8Array[]): Promise<void> {
+    let buffers = pending;
     while (buffers.length > 0) {
       let n: number;
       try {

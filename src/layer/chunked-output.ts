@@ -1,7 +1,7 @@
 /**
- * Layer bytes are produced into fixed-size chunks that are handed off whole (transferred to the
- * main thread, never copied): headers are encoded and file contents are read straight into the
- * chunk. The consumer gets every byte in order and hashes nothing itself.
+ * Layer bytes are produced into fixed-size chunks handed out by a ChunkTarget (a slot of a shared
+ * ring, or a scratch buffer when spooling): headers are encoded and file contents are read straight
+ * into the chunk, and the filled chunk is committed whole. Nothing is copied or allocated per chunk.
  */
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
@@ -9,23 +9,34 @@ import { fsError } from "./fs-errors.js";
 import { headerLength, writeHeader, type TarHeaderFields } from "./tar-header.js";
 
 /**
- * 1 MiB chunks: large enough that per-chunk costs (a postMessage, a hash update call, a write
- * syscall in the sink) vanish next to the bytes, small enough that a window of a few of them per
+ * 1 MiB chunks: large enough that per-chunk costs (a hash update call, a ring handshake, a write
+ * syscall in the sink) vanish next to the bytes, small enough that a ring of a few of them per
  * layer keeps memory low.
  */
 export const CHUNK_SIZE = 1 << 20;
 
+export interface ChunkTarget {
+  /** A region to fill with the next chunk; may block until one is free. */
+  acquire(): Buffer;
+  /** The region from the last acquire() holds `length` bytes (its start): pass them on. */
+  commit(length: number): void;
+}
+
+/** A ChunkTarget over a callback, for tests and single-threaded use: each chunk is a fresh buffer. */
+export function callbackTarget(emit: (chunk: Buffer) => void, chunkSize = CHUNK_SIZE): ChunkTarget {
+  let current = Buffer.alloc(0);
+  return {
+    acquire: () => (current = Buffer.allocUnsafe(chunkSize)),
+    commit: (length) => emit(current.subarray(0, length)),
+  };
+}
+
 export class ChunkedOutput {
-  private chunk: Buffer;
+  private chunk: Buffer | undefined;
   private pos = 0;
   private total = 0;
 
-  constructor(
-    private readonly emit: (chunk: Buffer) => void,
-    private readonly chunkSize = CHUNK_SIZE,
-  ) {
-    this.chunk = Buffer.allocUnsafeSlow(chunkSize);
-  }
+  constructor(private readonly target: ChunkTarget) {}
 
   /** Bytes written so far. */
   get written(): number {
@@ -34,9 +45,10 @@ export class ChunkedOutput {
 
   header(fields: TarHeaderFields, pax: Uint8Array | undefined): void {
     const len = headerLength(pax);
-    if (len <= this.chunk.length - this.pos) {
-      this.pos += writeHeader(this.chunk, this.pos, fields, pax);
-      if (this.pos === this.chunk.length) this.flush();
+    const chunk = this.ensure();
+    if (len <= chunk.length - this.pos) {
+      this.pos += writeHeader(chunk, this.pos, fields, pax);
+      if (this.pos === chunk.length) this.flush();
     } else {
       const scratch = Buffer.alloc(len);
       writeHeader(scratch, 0, fields, pax);
@@ -47,22 +59,24 @@ export class ChunkedOutput {
   bytes(src: Uint8Array): void {
     let at = 0;
     while (at < src.length) {
-      const n = Math.min(src.length - at, this.chunk.length - this.pos);
-      this.chunk.set(src.subarray(at, at + n), this.pos);
+      const chunk = this.ensure();
+      const n = Math.min(src.length - at, chunk.length - this.pos);
+      chunk.set(src.subarray(at, at + n), this.pos);
       this.pos += n;
       at += n;
-      if (this.pos === this.chunk.length) this.flush();
+      if (this.pos === chunk.length) this.flush();
     }
   }
 
   zeros(count: number): void {
     let left = count;
     while (left > 0) {
-      const n = Math.min(left, this.chunk.length - this.pos);
-      this.chunk.fill(0, this.pos, this.pos + n);
+      const chunk = this.ensure();
+      const n = Math.min(left, chunk.length - this.pos);
+      chunk.fill(0, this.pos, this.pos + n);
       this.pos += n;
       left -= n;
-      if (this.pos === this.chunk.length) this.flush();
+      if (this.pos === chunk.length) this.flush();
     }
   }
 
@@ -80,16 +94,17 @@ export class ChunkedOutput {
     try {
       let left = size;
       while (left > 0) {
-        const n = fs.readSync(fd, this.chunk, this.pos, Math.min(left, this.chunk.length - this.pos), null);
+        const chunk = this.ensure();
+        const n = fs.readSync(fd, chunk, this.pos, Math.min(left, chunk.length - this.pos), null);
         if (n === 0) throw changed(path, size, size - left);
         this.pos += n;
         left -= n;
-        if (this.pos === this.chunk.length) this.flush();
+        if (this.pos === chunk.length) this.flush();
       }
       // One more read must find the end of the file: a file that grew is as wrong as one that shrank.
-      const probe = this.pos < this.chunk.length ? this.chunk : Buffer.allocUnsafe(1);
-      const at = probe === this.chunk ? this.pos : 0;
-      if (fs.readSync(fd, probe, at, 1, null) !== 0) throw changed(path, size, undefined);
+      // It reads into the free part of the chunk (overwritten later) or a byte of scratch.
+      const free = this.chunk !== undefined && this.pos < this.chunk.length;
+      if (fs.readSync(fd, free ? this.chunk! : PROBE, free ? this.pos : 0, 1, null) !== 0) throw changed(path, size, undefined);
     } catch (err) {
       throw err instanceof StrataError ? err : fsError(err, path);
     } finally {
@@ -102,14 +117,21 @@ export class ChunkedOutput {
     if (this.pos > 0) this.flush();
   }
 
+  /** The chunk being filled, acquired only when a byte is about to be written. */
+  private ensure(): Buffer {
+    return (this.chunk ??= this.target.acquire());
+  }
+
   private flush(): void {
-    const full = this.pos === this.chunk.length ? this.chunk : this.chunk.subarray(0, this.pos);
     this.total += this.pos;
-    this.chunk = Buffer.allocUnsafeSlow(this.chunkSize);
+    const length = this.pos;
+    this.chunk = undefined;
     this.pos = 0;
-    this.emit(full);
+    this.target.commit(length);
   }
 }
+
+const PROBE = Buffer.alloc(1);
 
 function changed(path: Buffer, planned: number, found: number | undefined): StrataError {
   const now = found === undefined ? "more than that" : `only ${found}`;

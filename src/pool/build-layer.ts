@@ -1,7 +1,9 @@
 /**
  * One layer task, run in a worker: plan the layer from metadata, announce its exact size, then
- * write its tar into chunks that are hashed here and streamed to the main thread. The digest is
- * the layer's diff_id: sha256 over exactly the uncompressed tar bytes that were sent.
+ * write its tar into the shared ring (see protocol.ts). The digest is the layer's diff_id: sha256
+ * over exactly the uncompressed tar bytes. The worker computes it, except for a large layer that
+ * is already the head when it starts: then the main thread hashes the bytes as it writes them
+ * out, so reading (here) and hashing (there) run on two cores at once.
  */
 import fs from "node:fs";
 import { asDigest, sha256 } from "../digest.js";
@@ -13,32 +15,42 @@ import { writeLayer } from "../layer/write-layer.js";
 import { LayerChannel } from "./layer-channel.js";
 import type { ChannelSpec, LayerDigest, LayerTask } from "./protocol.js";
 
-export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDigest {
+/**
+ * Layers at least this large that start as the head are hashed by the main thread. Below it the
+ * hand-off is not worth it. (Hashing runs at ~1.7 GB/s here, reading a tmpfs store at ~3 GB/s.)
+ */
+export const MAIN_HASH_MIN_BYTES = 16 << 20;
+
+export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDigest | undefined {
   const channel = new LayerChannel(channelSpec);
-  const hash = sha256();
-  const out = new ChunkedOutput((chunk) => {
-    hash.update(chunk);
-    channel.send(chunk);
-  });
+  const out = new ChunkedOutput(channel);
   try {
     let size: number;
+    let source: LayerContents | undefined;
     if (task.kind === "file") {
-      size = copyFile(task.path, channel, out);
+      size = fileSize(task.path);
     } else {
-      const layer: LayerContents = task.kind === "store"
+      source = task.kind === "store"
         ? planStoreLayer({ paths: task.paths, ownership: task.ownership, fsRoot: task.fsRoot })
         : planSymlinkJoin(task.contents, task.fsRoot, task.mtime);
-      channel.announce(layer.size);
-      writeLayer(layer, out);
-      size = layer.size;
+      size = source.size;
     }
+    // A prebuilt layer's checksum is checked here, so its worker always hashes it.
+    const mainHashes = task.kind !== "file" && channel.isHead && size >= MAIN_HASH_MIN_BYTES;
+    const hash = mainHashes ? undefined : sha256();
+    channel.announce(size, mainHashes, hash === undefined ? undefined : (bytes) => hash.update(bytes));
+    if (source === undefined) out.file(Buffer.from((task as { path: string }).path), size);
+    else writeLayer(source, out);
     out.end();
-    const hex = hash.hex();
-    if (task.kind === "file" && task.expectedSha256 !== undefined && task.expectedSha256 !== hex) {
-      throw new StrataError("E_CHECKSUM", `${task.path} has sha256 ${hex}, but its checksum file says ${task.expectedSha256}`,
-        "the customisation layer was modified after it was built; rebuild it");
+    let digest: LayerDigest | undefined;
+    if (hash !== undefined) {
+      const hex = hash.hex();
+      if (task.kind === "file" && task.expectedSha256 !== undefined && task.expectedSha256 !== hex) {
+        throw new StrataError("E_CHECKSUM", `${task.path} has sha256 ${hex}, but its checksum file says ${task.expectedSha256}`,
+          "the customisation layer was modified after it was built; rebuild it");
+      }
+      digest = { diffId: asDigest(hex), size };
     }
-    const digest = { diffId: asDigest(hex), size };
     channel.finish(digest);
     return digest;
   } catch (err) {
@@ -47,14 +59,10 @@ export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDige
   }
 }
 
-function copyFile(path: string, channel: LayerChannel, out: ChunkedOutput): number {
-  let size: number;
+function fileSize(path: string): number {
   try {
-    size = fs.statSync(path).size;
+    return fs.statSync(path).size;
   } catch (err) {
     throw new StrataError("E_CLOSURE_INPUT", `cannot read layer ${path}: ${(err as Error).message}`, "check the path in conf.json", { cause: err });
   }
-  channel.announce(size);
-  out.file(Buffer.from(path), size);
-  return size;
 }

@@ -1,53 +1,82 @@
 /**
- * The worker's end of a layer's output channel: ships chunks to the main thread within the
- * window, spools to a temp file when the window is full and the layer is not the head yet, and
- * blocks (Atomics.wait; the worker has nothing else to do) when the head layer's window is full.
- * See protocol.ts for the whole scheme.
+ * The worker's end of a layer's output channel, a ChunkTarget: chunks are written straight into
+ * the slots of the shared ring; when the ring is full the worker waits (head layer) or spools to
+ * a temp file (a layer still waiting its turn). See protocol.ts for the whole scheme.
  */
 import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import { StrataError } from "../errors.js";
-import { CTL_ABORT, CTL_CONSUMED, CTL_HEAD, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
+import type { ChunkTarget } from "../layer/chunked-output.js";
+import { CTL_ABORT, CTL_HEAD, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
 
 /** How long one Atomics.wait lasts before the abort flag is looked at again (ms). */
 const WAIT_SLICE_MS = 100;
 
-export class LayerChannel {
+export class LayerChannel implements ChunkTarget {
   private readonly ctl: Int32Array;
+  private readonly ring: Buffer;
   private readonly port: MessagePort;
-  private sent = 0;
+  private written = 0;
   private spoolFd: number | undefined;
   private spooled = 0;
+  private scratch: Buffer | undefined;
+  /** Where the chunk being filled lives: a ring slot, or the scratch buffer (spooling). */
+  private current: Buffer | undefined;
+  private onCommit: ((bytes: Buffer) => void) | undefined;
 
   constructor(private readonly spec: ChannelSpec) {
     this.ctl = new Int32Array(spec.control);
+    this.ring = Buffer.from(spec.ring);
     this.port = spec.port;
   }
 
-  announce(size: number): void {
-    this.checkAbort();
-    this.post({ t: "size", size });
+  get isHead(): boolean {
+    return Atomics.load(this.ctl, CTL_HEAD) === 1;
   }
 
-  send(chunk: Buffer): void {
+  /** Announce the layer's size; `hash` sees every committed chunk, unless the main thread hashes. */
+  announce(size: number, mainHashes: boolean, hash: ((bytes: Buffer) => void) | undefined): void {
+    this.checkAbort();
+    this.onCommit = hash;
+    this.post({ t: "size", size, mainHashes });
+  }
+
+  acquire(): Buffer {
     this.checkAbort();
     if (this.spoolFd !== undefined) {
-      if (Atomics.load(this.ctl, CTL_HEAD) === 1) this.handOverSpool();
-      else return this.spool(chunk);
+      if (!this.isHead) return (this.current = this.scratchBuffer());
+      this.handOverSpool();
     }
-    while (this.sent - Atomics.load(this.ctl, CTL_CONSUMED) >= this.spec.window) {
-      if (Atomics.load(this.ctl, CTL_HEAD) !== 1) return this.spool(chunk);
-      Atomics.wait(this.ctl, CTL_CONSUMED, Atomics.load(this.ctl, CTL_CONSUMED), WAIT_SLICE_MS);
+    while (this.written - Atomics.load(this.ctl, CTL_READ) >= this.spec.slots) {
+      if (!this.isHead) {
+        this.openSpool();
+        return (this.current = this.scratchBuffer());
+      }
+      Atomics.wait(this.ctl, CTL_READ, Atomics.load(this.ctl, CTL_READ), WAIT_SLICE_MS);
       this.checkAbort();
     }
-    this.sent += 1;
-    // The chunk owns its whole ArrayBuffer (allocUnsafeSlow), so it is moved, not copied.
-    this.post({ t: "data", buf: chunk.buffer as ArrayBuffer, length: chunk.length }, [chunk.buffer as ArrayBuffer]);
+    const slot = this.written % this.spec.slots;
+    return (this.current = this.ring.subarray(slot * this.spec.slotSize, (slot + 1) * this.spec.slotSize));
   }
 
-  finish(digest: LayerDigest): void {
+  commit(length: number): void {
+    const bytes = this.current!.subarray(0, length);
+    this.onCommit?.(bytes);
+    if (this.current === this.scratch) {
+      this.spool(bytes);
+    } else {
+      Atomics.store(this.ctl, ctlSlotLength(this.written % this.spec.slots), length);
+      this.written += 1;
+      Atomics.store(this.ctl, CTL_WRITTEN, this.written);
+      // Dekker-style hand-shake with LayerStream.next(): it sets WAITING, then looks at WRITTEN.
+      if (Atomics.compareExchange(this.ctl, CTL_WAITING, 1, 0) === 1) this.post({ t: "wake" });
+    }
+    this.current = undefined;
+  }
+
+  finish(digest: LayerDigest | undefined): void {
     if (this.spoolFd !== undefined) this.handOverSpool();
-    this.post({ t: "end", digest });
+    this.post({ t: "end", at: this.written, digest });
   }
 
   /** Remove a half-written spool file after a failure. */
@@ -58,23 +87,32 @@ export class LayerChannel {
     fs.rmSync(this.spec.spoolPath, { force: true });
   }
 
-  private spool(chunk: Buffer): void {
+  private scratchBuffer(): Buffer {
+    return (this.scratch ??= Buffer.allocUnsafe(this.spec.slotSize));
+  }
+
+  private openSpool(): void {
     try {
-      if (this.spoolFd === undefined) this.spoolFd = fs.openSync(this.spec.spoolPath, "wx", 0o600);
-      let at = 0;
-      while (at < chunk.length) at += fs.writeSync(this.spoolFd, chunk, at, chunk.length - at);
+      this.spoolFd = fs.openSync(this.spec.spoolPath, "wx", 0o600);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new StrataError("E_WRITE", `cannot spool a layer to ${this.spec.spoolPath}: ${code === "ENOSPC" ? "no space left on the device" : (err as Error).message}`,
-        "strata spools layers it cannot send yet to its temp dir; free space there or point TMPDIR elsewhere", { cause: err });
+      throw spoolError(this.spec.spoolPath, err);
     }
-    this.spooled += chunk.length;
+  }
+
+  private spool(bytes: Buffer): void {
+    try {
+      let at = 0;
+      while (at < bytes.length) at += fs.writeSync(this.spoolFd!, bytes, at, bytes.length - at);
+    } catch (err) {
+      throw spoolError(this.spec.spoolPath, err);
+    }
+    this.spooled += bytes.length;
   }
 
   private handOverSpool(): void {
     fs.closeSync(this.spoolFd!);
     this.spoolFd = undefined;
-    this.post({ t: "spool", path: this.spec.spoolPath, length: this.spooled });
+    this.post({ t: "spool", at: this.written, path: this.spec.spoolPath, length: this.spooled });
     this.spooled = 0;
   }
 
@@ -84,7 +122,13 @@ export class LayerChannel {
     }
   }
 
-  private post(message: LayerMessage, transfer?: ArrayBuffer[]): void {
-    this.port.postMessage(message, transfer);
+  private post(message: LayerMessage): void {
+    this.port.postMessage(message);
   }
+}
+
+function spoolError(file: string, err: unknown): StrataError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new StrataError("E_WRITE", `cannot spool a layer to ${file}: ${code === "ENOSPC" ? "no space left on the device" : (err as Error).message}`,
+    "strata spools layers that wait their turn to its temp dir; free space there, or pick another with --tmp-dir", { cause: err });
 }

@@ -1,67 +1,92 @@
 /**
- * The main thread's end of a layer's output channel (see protocol.ts): messages arrive in order on
- * the port and wait in a queue until the merger takes them. The merger tells the worker when the
- * layer becomes the head and when it has written each chunk out.
+ * The main thread's end of a layer's output channel (see protocol.ts): yields, in order, the
+ * filled ring slots and the worker's messages. A slot's bytes stay valid until `release()`;
+ * the merger releases a slot once the bytes are written out, which frees it for the worker.
  */
 import type { MessagePort } from "node:worker_threads";
 import { toStrataError } from "../errors.js";
-import { CTL_ABORT, CTL_CONSUMED, CTL_HEAD, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerMessage } from "./protocol.js";
+
+export type LayerItem = { readonly t: "data"; readonly bytes: Buffer } | Exclude<LayerMessage, { t: "wake" }>;
 
 export class LayerStream {
   private readonly ctl: Int32Array;
+  private readonly ring: Buffer;
   private readonly queue: LayerMessage[] = [];
-  private waiter: { resolve: (m: LayerMessage) => void; reject: (e: unknown) => void } | undefined;
+  private read = 0;
+  /** The `size` message comes first; slots may be visible before it arrives. */
+  private sized = false;
+  private wakeUp: (() => void) | undefined;
   private failure: unknown;
 
-  constructor(private readonly port: MessagePort, control: SharedArrayBuffer) {
-    this.ctl = new Int32Array(control);
+  constructor(private readonly port: MessagePort, private readonly spec: Omit<ChannelSpec, "port">) {
+    this.ctl = new Int32Array(spec.control);
+    this.ring = Buffer.from(spec.ring);
     port.on("message", (m: LayerMessage) => {
-      if (this.waiter !== undefined) {
-        const w = this.waiter;
-        this.waiter = undefined;
-        w.resolve(m);
-      } else {
-        this.queue.push(m);
-      }
+      if (m.t !== "wake") this.queue.push(m);
+      this.wake();
     });
   }
 
-  /** The next message, in the order the worker sent them; rejects if the task failed. */
-  next(): Promise<LayerMessage> {
-    const m = this.queue.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  /** The next slot or message, in the order the worker wrote them; rejects if the task failed. */
+  async next(): Promise<LayerItem> {
+    for (;;) {
+      const m = this.queue[0];
+      if (m !== undefined && m.t !== "wake" && (m.t === "size" || m.at === this.read)) {
+        this.queue.shift();
+        if (m.t === "size") this.sized = true;
+        return m;
+      }
+      if (this.sized && Atomics.load(this.ctl, CTL_WRITTEN) > this.read) return { t: "data", bytes: this.slot() };
+      if (this.failure !== undefined) throw this.failure;
+      // Say we wait, then look again: a slot filled in between is seen now, or wakes us.
+      const woken = new Promise<void>((resolve) => (this.wakeUp = resolve));
+      Atomics.store(this.ctl, CTL_WAITING, 1);
+      if (this.sized && Atomics.load(this.ctl, CTL_WRITTEN) > this.read) {
+        Atomics.store(this.ctl, CTL_WAITING, 0);
+        continue;
+      }
+      await woken;
+    }
   }
 
-  /** The task ended with an error: whoever waits, or waits next, gets it. Messages sent before
-   * the failure are still delivered first, so the merger never writes past them. */
+  /** The slot returned last may be reused by the worker. */
+  release(): void {
+    this.read += 1;
+    Atomics.store(this.ctl, CTL_READ, this.read);
+    Atomics.notify(this.ctl, CTL_READ);
+  }
+
+  /** The task ended with an error: after the bytes it did send, whoever waits gets it. */
   fail(err: unknown): void {
     this.failure = toStrataError(err);
-    if (this.waiter !== undefined && this.queue.length === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.reject(this.failure);
-    }
+    this.wake();
   }
 
   makeHead(): void {
     Atomics.store(this.ctl, CTL_HEAD, 1);
-    Atomics.notify(this.ctl, CTL_CONSUMED);
-  }
-
-  consumed(): void {
-    Atomics.add(this.ctl, CTL_CONSUMED, 1);
-    Atomics.notify(this.ctl, CTL_CONSUMED);
+    Atomics.notify(this.ctl, CTL_READ);
   }
 
   abort(): void {
     Atomics.store(this.ctl, CTL_ABORT, 1);
-    Atomics.notify(this.ctl, CTL_CONSUMED);
+    Atomics.notify(this.ctl, CTL_READ);
   }
 
   close(): void {
     this.port.close();
     this.queue.length = 0;
+  }
+
+  private slot(): Buffer {
+    const i = this.read % this.spec.slots;
+    const length = Atomics.load(this.ctl, ctlSlotLength(i));
+    return this.ring.subarray(i * this.spec.slotSize, i * this.spec.slotSize + length);
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
   }
 }

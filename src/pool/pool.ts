@@ -10,11 +10,13 @@ import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import type { Codec } from "../archive/codecs.js";
 import { LayerStream } from "./layer-stream.js";
-import { CTL_LENGTH, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
+import { CHUNK_SIZE } from "../layer/chunked-output.js";
+import { ctlWords, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
 
 export interface RunningLayer {
   readonly stream: LayerStream;
-  readonly done: Promise<LayerDigest>;
+  /** The task's end; its digest unless the main thread hashed the layer. */
+  readonly done: Promise<LayerDigest | undefined>;
 }
 
 export class WorkerPool {
@@ -25,12 +27,23 @@ export class WorkerPool {
     this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
   }
 
-  runLayer(task: LayerTask, window: number, spoolPath: string): RunningLayer {
+  /**
+   * Start a layer task writing into `ring` (`slots` chunks of CHUNK_SIZE; rings are reused from
+   * layer to layer, so the task must not start before the ring's previous layer was consumed).
+   */
+  runLayer(task: LayerTask, ring: SharedArrayBuffer, spoolPath: string): RunningLayer {
     const { port1, port2 } = new MessageChannel();
-    const control = new SharedArrayBuffer(CTL_LENGTH * Int32Array.BYTES_PER_ELEMENT);
-    const stream = new LayerStream(port1, control);
-    const channel: ChannelSpec = { port: port2, control, window, spoolPath };
-    const done = this.layers.run({ ...task, channel }, { transferList: [port2] }) as Promise<LayerDigest>;
+    const slots = ring.byteLength / CHUNK_SIZE;
+    const spec = {
+      control: new SharedArrayBuffer(ctlWords(slots) * Int32Array.BYTES_PER_ELEMENT),
+      ring,
+      slots,
+      slotSize: CHUNK_SIZE,
+      spoolPath,
+    };
+    const stream = new LayerStream(port1, spec);
+    const channel: ChannelSpec = { port: port2, ...spec };
+    const done = this.layers.run({ ...task, channel }, { transferList: [port2] }) as Promise<LayerDigest | undefined>;
     done.catch((err: unknown) => stream.fail(err));
     return { stream, done };
   }

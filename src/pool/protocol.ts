@@ -1,39 +1,50 @@
 /**
  * The typed protocol between the main thread and the piscina workers.
  *
- * A layer task streams its tar back over its own MessagePort, chunk by chunk, while the worker
- * hashes it; the main thread's merger forwards the chunks of the head layer (the next one in plan
- * order) to the output as they come. Every layer's size is known before its first byte (planning
- * reads only metadata), so nothing waits for a digest: the outer archive names layers by position
- * and the digests go into the image config, written after the last layer.
+ * A layer task streams its tar to the main thread through a ring of fixed-size slots in shared
+ * memory (no copies, no allocation, no message per chunk); the main thread's merger forwards the
+ * slots of the head layer (the next one in plan order) to the output as they fill. Every layer's
+ * size is known before its first byte (planning reads only metadata), so nothing waits for a
+ * digest: the outer archive names layers by position and the digests go into the image config,
+ * written after the last layer.
  *
- * Flow control uses a small shared Int32Array per layer:
- * - `CONSUMED` counts chunks the main thread has written out;
+ * Control words (Int32Array over `control`):
+ * - `WRITTEN` counts slots the worker has filled, `READ` slots the main thread has written out;
  * - `HEAD` is 1 once the layer is the head of the output;
- * - `ABORT` is 1 when the build is cancelled.
- * A worker keeps at most `window` chunks in flight. When the window is full it blocks (head layer:
- * the output is the bottleneck, waiting is right) or, for a layer that is not the head yet, spools
- * further chunks to a temp file instead, so it never idles and main-thread memory stays bounded.
- * When a spooling layer becomes the head, the worker hands over the spool file and goes back to
- * streaming chunks.
+ * - `ABORT` is 1 when the build is cancelled;
+ * - `WAITING` is 1 while the main thread has nothing to read and waits for a `wake` message
+ *   (so a busy stream costs no message per chunk, and an idle one no polling);
+ * - then one length word per slot.
+ * When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
+ * right) or, for a layer that is not the head yet, spools further chunks to a temp file instead,
+ * so it never idles and memory stays bounded. When a spooling layer becomes the head, the worker
+ * hands the spool file over (a `spool` message) and goes back to the ring.
+ *
+ * Port messages carry the ring position they follow (`at`), so the main thread can put them in
+ * order with the slots.
  */
 import type { MessagePort } from "node:worker_threads";
 import type { LayerOwnership } from "../layer/store-layer.js";
-import type { StrataErrorWire } from "../errors.js";
 
-export const CTL_CONSUMED = 0;
-export const CTL_HEAD = 1;
-export const CTL_ABORT = 2;
-export const CTL_LENGTH = 3;
+export const CTL_WRITTEN = 0;
+export const CTL_READ = 1;
+export const CTL_HEAD = 2;
+export const CTL_ABORT = 3;
+/** 1 while the main thread waits for a slot: the worker then posts a `wake` after filling one. */
+export const CTL_WAITING = 4;
+/** Index of slot i's length word. */
+export const ctlSlotLength = (slot: number): number => 5 + slot;
+export const ctlWords = (slots: number): number => 5 + slots;
 
 /** What the main thread tells a layer task about its output channel. */
 export interface ChannelSpec {
   readonly port: MessagePort;
-  /** Int32Array view over a SharedArrayBuffer of CTL_LENGTH slots. */
   readonly control: SharedArrayBuffer;
-  /** Chunks in flight allowed before spooling (or blocking, for the head). */
-  readonly window: number;
-  /** Temp file to spool to, if the window fills before the layer is the head. */
+  /** `slots` slots of `slotSize` bytes. */
+  readonly ring: SharedArrayBuffer;
+  readonly slots: number;
+  readonly slotSize: number;
+  /** Temp file to spool to, if the ring fills before the layer is the head. */
   readonly spoolPath: string;
 }
 
@@ -75,11 +86,15 @@ export interface LayerDigest {
 }
 
 export type LayerMessage =
-  | { readonly t: "size"; readonly size: number }
-  | { readonly t: "data"; readonly buf: ArrayBuffer; readonly length: number }
-  | { readonly t: "spool"; readonly path: string; readonly length: number }
-  | { readonly t: "end"; readonly digest: LayerDigest }
-  | { readonly t: "error"; readonly error: StrataErrorWire };
+  /** First message: the layer's exact size; `mainHashes` when the worker leaves hashing to the
+   * main thread (a large layer that is the head already: reading and hashing then run on two cores). */
+  | { readonly t: "size"; readonly size: number; readonly mainHashes: boolean }
+  /** The next `length` bytes are in a spool file, after ring slot `at`. */
+  | { readonly t: "spool"; readonly at: number; readonly path: string; readonly length: number }
+  /** The layer ends after ring slot `at`; `digest` unless the main thread hashes. */
+  | { readonly t: "end"; readonly at: number; readonly digest: LayerDigest | undefined }
+  /** A slot was filled while the main thread was waiting. */
+  | { readonly t: "wake" };
 
 /** A block of the outer archive to compress; the result is one self-contained gzip member / zstd frame. */
 export interface CompressTask {

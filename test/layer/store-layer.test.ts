@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChunkedOutput } from "../../src/layer/chunked-output.js";
+import { ChunkedOutput, callbackTarget } from "../../src/layer/chunked-output.js";
 import { planStoreLayer, type LayerOwnership } from "../../src/layer/store-layer.js";
 import { writeLayer } from "../../src/layer/write-layer.js";
 
@@ -41,11 +41,11 @@ function strata(root: string, paths: string[], own: LayerOwnership, chunk = 1 <<
   const hash = createHash("sha256");
   let size = 0;
   const head: Buffer[] = [];
-  const out = new ChunkedOutput((c) => {
+  const out = new ChunkedOutput(callbackTarget((c) => {
     hash.update(c);
     if (size < 1 << 20) head.push(Buffer.from(c));
     size += c.length;
-  }, chunk);
+  }, chunk));
   writeLayer(layer, out);
   out.end();
   return { hex: hash.digest("hex"), size, planned: layer.size, head: Buffer.concat(head) };
