@@ -4,9 +4,9 @@
  * popularity order cut to the layer budget); the customisation layer holds the symlink join of
  * the contents.
  */
-import { openSink } from "./archive/open-sink.js";
 import type { JsonValue } from "./archive/py-json.js";
-import { writeDockerArchive, type ImageLayer, type ImageResult } from "./archive/write-image.js";
+import { writeImage } from "./archive/write-formats.js";
+import type { ImageLayer, ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { closureOf } from "./closure/closure-of.js";
 import { readClosure } from "./closure/read-closure.js";
@@ -115,10 +115,8 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const estimate = (paths: readonly string[]): number => paths.reduce((n, p) => n + (graph.paths.get(p)?.narSize ?? 0), 0);
   const layers: ImageLayer[] = plan.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths, estimate: estimate(paths) }));
   layers.push({ task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch }, paths: plan.contents });
-  const sink = await openSink(opts.output);
-  return writeDockerArchive(
+  return writeImage(
     { layers, created: plan.created.iso, architecture: plan.architecture, config: plan.config, repoTags: [plan.repoTag], mtime: plan.mtime.epoch },
-    sink,
     opts,
   );
 }

@@ -14,6 +14,8 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {
   output: { type: "string", short: "o" },
+  format: { type: "string", short: "f" },
+  "layer-compress": { type: "string" },
   compress: { type: "string" },
   level: { type: "string" },
   workers: { type: "string", short: "j" },
@@ -116,12 +118,17 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
 
 async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void): Promise<OutputOptions & { output: string | number }> {
   const output = str(v["output"]);
+  if (output === undefined && v["format"] === "oci") {
+    throw new StrataError("E_USAGE", "--format oci writes a layout directory, not a stream", "give the directory with -o DIR");
+  }
   if (output === undefined && process.stdout.isTTY) {
     throw new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it",
       "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
   }
   return {
     output: output ?? 1,
+    ...(v["format"] === undefined ? {} : { format: str(v["format"]) as OutputOptions["format"] & string }),
+    ...(v["layer-compress"] === undefined ? {} : { layerCompress: str(v["layer-compress"]) as OutputOptions["layerCompress"] & string }),
     ...(v["compress"] === undefined ? {} : { compress: str(v["compress"]) as OutputOptions["compress"] & string }),
     ...(v["level"] === undefined ? {} : { level: int(v["level"], "--level") }),
     ...(v["workers"] === undefined ? {} : { workers: int(v["workers"], "--workers") }),

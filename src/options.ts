@@ -6,6 +6,8 @@
 import os from "node:os";
 import type { Sink } from "./archive/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./archive/codecs.js";
+import type { LayerCompression } from "./archive/oci-layout.js";
+import { IMAGE_FORMATS, type ImageFormat } from "./archive/write-formats.js";
 import type { ProgressEvent } from "./archive/write-image.js";
 import { StrataError } from "./errors.js";
 
@@ -16,6 +18,13 @@ export interface OutputOptions {
    * file descriptor (e.g. 1 for stdout), or a Sink. Default: stdout.
    */
   readonly output?: string | number | Sink;
+  /**
+   * Output format: "docker-archive" (default), "oci" (a layout directory: `output` must be its
+   * path), "oci-archive", or "docker" (Docker 25's dual OCI + docker-archive layout).
+   */
+  readonly format?: ImageFormat;
+  /** Per-layer compression for the OCI formats: "none", "gzip" (default for oci and oci-archive), "zstd". */
+  readonly layerCompress?: "none" | "gzip" | "gz" | "zstd";
   /** Compress the whole archive: "none" (default), "gzip" (alias "gz") or "zstd". */
   readonly compress?: "none" | "gzip" | "gz" | "zstd";
   /** Compression level: gzip 1-9 (default 6), zstd 1-19 (default 3). */
@@ -32,6 +41,9 @@ export interface OutputOptions {
 
 export interface ResolvedOutputOptions {
   readonly output: string | number | Sink;
+  readonly format: ImageFormat;
+  readonly layerCompress: LayerCompression;
+  readonly layerLevel: number;
   readonly compress: Codec | "none";
   readonly level: number;
   readonly workers: number;
@@ -42,38 +54,68 @@ export interface ResolvedOutputOptions {
 
 export const OUTPUT_DEFAULTS = {
   output: 1,
-  compress: "none",
+  compress: "none" as const,
   workers: os.availableParallelism(),
 } as const;
 
 export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
-  const compress = o.compress === "gz" ? "gzip" : (o.compress ?? OUTPUT_DEFAULTS.compress);
-  if (!["none", "gzip", "zstd"].includes(compress)) {
-    throw usage(`compress must be one of none, gz, zstd; got ${JSON.stringify(o.compress)}`, "use --compress none|gz|zstd");
+  const format = o.format ?? "docker-archive";
+  if (!IMAGE_FORMATS.includes(format)) {
+    throw usage(`format must be one of ${IMAGE_FORMATS.join(", ")}; got ${JSON.stringify(o.format)}`, "use --format docker-archive|oci|oci-archive|docker");
   }
-  let level = 0;
-  if (compress !== "none") {
-    const [lo, hi] = LEVEL_RANGE[compress as Codec];
-    level = o.level ?? DEFAULT_LEVEL[compress as Codec];
-    if (!Number.isInteger(level) || level < lo || level > hi) {
-      throw usage(`level must be an integer from ${lo} to ${hi} for ${compress}, got ${o.level}`, `pick a level from ${lo} to ${hi}`);
-    }
-  } else if (o.level !== undefined) {
-    throw usage(`level was given (${o.level}) but nothing is compressed`, "add --compress gz or --compress zstd, or drop --level");
+  const compress = codec(o.compress, "compress") ?? OUTPUT_DEFAULTS.compress;
+  const isOci = format !== "docker-archive";
+  const layerCompress = codec(o.layerCompress, "layerCompress") ?? (format === "oci" || format === "oci-archive" ? "gzip" : "none");
+  if (!isOci && o.layerCompress !== undefined && layerCompress !== "none") {
+    throw usage(`layerCompress (${o.layerCompress}) needs an OCI format: a docker-archive's layers are uncompressed tars`, "add --format oci, oci-archive or docker, or use --compress for the whole archive");
   }
+  if (format === "oci" && typeof o.output !== "string") {
+    throw usage("format oci writes a layout directory: output must be its path", "give -o DIR");
+  }
+  if (format === "oci" && compress !== "none") {
+    throw usage("compress applies to archive streams, not to an OCI layout directory", "use --layer-compress for the layout's layers");
+  }
+  if (o.level !== undefined && compress === "none" && layerCompress === "none") {
+    throw usage(`level was given (${o.level}) but nothing is compressed`, "add --compress gz|zstd (or --layer-compress with an OCI format), or drop --level");
+  }
+  const level = levelFor(compress, o.level);
+  const layerLevel = levelFor(layerCompress, o.level);
   const workers = o.workers ?? OUTPUT_DEFAULTS.workers;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw usage(`workers must be an integer from 1 to 256, got ${o.workers}`, `the default is the number of cores (${OUTPUT_DEFAULTS.workers})`);
   }
   return {
     output: o.output ?? OUTPUT_DEFAULTS.output,
-    compress: compress as Codec | "none",
+    format,
+    layerCompress,
+    layerLevel,
+    compress,
     level,
     workers,
     tmpDir: o.tmpDir,
     signal: o.signal,
     onProgress: o.onProgress,
   };
+}
+
+function codec(value: string | undefined, what: string): LayerCompression | undefined {
+  if (value === undefined) return undefined;
+  const c = value === "gz" ? "gzip" : value;
+  if (c !== "none" && c !== "gzip" && c !== "zstd") {
+    throw usage(`${what} must be one of none, gz, zstd; got ${JSON.stringify(value)}`, `use --${what === "compress" ? "compress" : "layer-compress"} none|gz|zstd`);
+  }
+  return c;
+}
+
+/** The level for a codec: the given one (checked against the codec's range) or its default. */
+function levelFor(c: LayerCompression, level: number | undefined): number {
+  if (c === "none") return 0;
+  const [lo, hi] = LEVEL_RANGE[c];
+  const v = level ?? DEFAULT_LEVEL[c];
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    throw usage(`level must be an integer from ${lo} to ${hi} for ${c}, got ${level}`, `pick a level from ${lo} to ${hi}`);
+  }
+  return v;
 }
 
 export function usage(message: string, hint: string): StrataError {

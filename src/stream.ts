@@ -5,8 +5,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { openSink } from "./archive/open-sink.js";
-import { writeDockerArchive, type ImageLayer, type ImageResult } from "./archive/write-image.js";
+import { writeImage } from "./archive/write-formats.js";
+import type { ImageLayer, ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
 import { StrataError } from "./errors.js";
@@ -36,10 +36,8 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
     paths: [conf.customisationLayer],
   });
   checkPresent(conf.storeLayers.flat(), fsRoot);
-  const sink = await openSink(opts.output);
-  return writeDockerArchive(
+  return writeImage(
     { layers, created: conf.created.iso, architecture: conf.architecture, config: conf.config, repoTags: [options.repoTag ?? conf.repoTag], mtime: conf.mtime.epoch },
-    sink,
     opts,
   );
 }

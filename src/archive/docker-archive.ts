@@ -19,15 +19,22 @@ export class DockerArchiveWriter {
   constructor(private readonly out: ByteOutput, private readonly mtime: number) {}
 
   /** Write a member header; its `size` bytes must follow through `data`. */
-  async begin(name: string, size: number): Promise<void> {
-    const fields: TarHeaderFields = {
-      name: Buffer.from(name, "utf8"), type: "0", mode: 0o644, uid: 0, gid: 0, size, mtime: this.mtime,
-      linkname: Buffer.alloc(0), uname: Buffer.alloc(0), gname: Buffer.alloc(0),
-    };
+  begin(name: string, size: number): Promise<void> {
+    return this.header(name, "0", 0o644, size);
+  }
+
+  /** A directory entry (`name` ends with `/`), mode 0755. */
+  directory(name: string): Promise<void> {
+    return this.header(name, "5", 0o755, 0);
+  }
+
+  private header(name: string, type: "0" | "5", mode: number, size: number): Promise<void> {
+    const empty = Buffer.alloc(0);
+    const fields: TarHeaderFields = { name: Buffer.from(name, "utf8"), type, mode, uid: 0, gid: 0, size, mtime: this.mtime, linkname: empty, uname: empty, gname: empty };
     const pax = paxRecords(fields);
     const header = Buffer.alloc(pax === undefined ? BLOCK : 2 * BLOCK + padded(pax.length));
     writeHeader(header, 0, fields, pax);
-    await this.emit(header);
+    return this.emit(header);
   }
 
   data(bytes: Uint8Array): Promise<void> {

@@ -11,14 +11,13 @@
  * what must be spooled small. At most `rings` layers are in flight (the pool-queue knob); a ring
  * is reused once its layer is written. The output never depends on this order, only the speed.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
-import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer, WorkerPool } from "../pool/pool.js";
 import type { LayerDigest, LayerTask } from "../pool/protocol.js";
 import type { DockerArchiveWriter } from "./docker-archive.js";
+import { drainLayer } from "./drain-layer.js";
 
 export interface MergeOptions {
   /** Slots (1 MiB chunks) per layer ring: what a layer may hold in memory before it spools. */
@@ -108,60 +107,10 @@ export function startOrder(estimates: readonly number[], workers: number): numbe
 }
 
 async function writeHead(index: number, layer: RunningLayer, archive: DockerArchiveWriter, opts: MergeOptions): Promise<LayerDigest> {
-  const first = await layer.stream.next();
-  if (first.t !== "size") throw protocolError(index, first.t);
-  const size = first.size;
-  // The worker left hashing to us: hash the bytes as they go out (reading and hashing in parallel).
-  const hash = first.mainHashes ? sha256() : undefined;
-  await archive.begin(opts.memberName(index), size);
-  let written = 0;
-  for (;;) {
-    const m = await layer.stream.next();
-    if (m.t === "data") {
-      hash?.update(m.bytes);
-      await archive.data(m.bytes);
-      layer.stream.release();
-      written += m.bytes.length;
-      opts.onBytes?.(m.bytes.length);
-    } else if (m.t === "spool") {
-      written += await copySpool(m.path, m.length, archive, hash, opts);
-    } else if (m.t === "end") {
-      const digest = m.digest ?? (hash === undefined ? undefined : { diffId: asDigest(hash.hex()), size: written });
-      if (written !== size || digest === undefined || digest.size !== size) {
-        throw new StrataError("E_INTERNAL", `layer ${index + 1} announced ${size} bytes but sent ${written}`, "this is a bug in strata; please report it");
-      }
-      await archive.end(size);
-      await layer.done;
-      return digest;
-    } else {
-      throw protocolError(index, m.t);
-    }
-  }
+  return drainLayer(`layer ${index + 1}`, layer, {
+    begin: (size) => archive.begin(opts.memberName(index), size),
+    data: (bytes) => archive.data(bytes),
+    end: (size) => archive.end(size),
+  }, opts.onBytes);
 }
 
-/** Write a spool file's bytes to the archive, then remove it. */
-async function copySpool(file: string, length: number, archive: DockerArchiveWriter, hash: Sha256 | undefined, opts: MergeOptions): Promise<number> {
-  const handle = await fs.promises.open(file, "r");
-  try {
-    // One buffer, reused: the archive's write() resolves only once the bytes may be reused.
-    const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
-    let left = length;
-    while (left > 0) {
-      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
-      if (bytesRead === 0) throw new StrataError("E_INTERNAL", `spool file ${file} is shorter than announced`, "was the temp dir cleaned while strata ran?");
-      const bytes = buf.subarray(0, bytesRead);
-      hash?.update(bytes);
-      await archive.data(bytes);
-      left -= bytesRead;
-      opts.onBytes?.(bytesRead);
-    }
-    return length;
-  } finally {
-    await handle.close();
-    await fs.promises.rm(file, { force: true });
-  }
-}
-
-function protocolError(index: number, got: string): StrataError {
-  return new StrataError("E_INTERNAL", `layer ${index + 1}: unexpected '${got}' message from its worker`, "this is a bug in strata; please report it");
-}

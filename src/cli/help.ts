@@ -16,8 +16,14 @@ export const VERSION: string = (() => {
 const OUTPUT = `Output:
   -o, --output FILE      write the image to FILE (under a temp name, renamed when complete);
                          default: stdout (refused when stdout is a terminal)
+  -f, --format FORMAT    docker-archive (default; what docker/podman load read), oci (an OCI
+                         layout directory: -o DIR, updated in place if it exists), oci-archive
+                         (that layout as one tar), docker (Docker 25's OCI + docker-archive layout)
+  --layer-compress none|gz|zstd
+                         compress each layer of an OCI format (default: gz for oci and
+                         oci-archive, none for docker); zstd gives tar+zstd media types
   --compress none|gz|zstd
-                         compress the whole archive (default: none), spread over the workers
+                         compress the whole archive stream (default: none), spread over the workers
   --level N              compression level: gz 1-9 (default 6), zstd 1-19 (default 3)
   -j, --workers N        worker threads (default: the number of cores); the output does not
                          depend on it

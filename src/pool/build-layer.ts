@@ -36,7 +36,7 @@ export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDige
       size = source.size;
     }
     // A prebuilt layer's checksum is checked here, so its worker always hashes it.
-    const mainHashes = task.kind !== "file" && channel.isHead && size >= MAIN_HASH_MIN_BYTES;
+    const mainHashes = task.kind !== "file" && channelSpec.mainMayHash && channel.isHead && size >= MAIN_HASH_MIN_BYTES;
     const hash = mainHashes ? undefined : sha256();
     channel.announce(size, mainHashes, hash === undefined ? undefined : (bytes) => hash.update(bytes));
     if (source === undefined) out.file(Buffer.from((task as { path: string }).path), size);

@@ -31,7 +31,7 @@ export class WorkerPool {
    * Start a layer task writing into `ring` (`slots` chunks of CHUNK_SIZE; rings are reused from
    * layer to layer, so the task must not start before the ring's previous layer was consumed).
    */
-  runLayer(task: LayerTask, ring: SharedArrayBuffer, spoolPath: string): RunningLayer {
+  runLayer(task: LayerTask, ring: SharedArrayBuffer, spoolPath: string, mainMayHash = true): RunningLayer {
     const { port1, port2 } = new MessageChannel();
     const slots = ring.byteLength / CHUNK_SIZE;
     const spec = {
@@ -40,6 +40,7 @@ export class WorkerPool {
       slots,
       slotSize: CHUNK_SIZE,
       spoolPath,
+      mainMayHash,
     };
     const stream = new LayerStream(port1, spec);
     const channel: ChannelSpec = { port: port2, ...spec };

@@ -46,6 +46,8 @@ export interface ChannelSpec {
   readonly slotSize: number;
   /** Temp file to spool to, if the ring fills before the layer is the head. */
   readonly spoolPath: string;
+  /** Whether the worker may leave hashing a large head layer to the main thread. */
+  readonly mainMayHash: boolean;
 }
 
 /** A store layer: nixpkgs' archive_paths_to over `paths`. */

@@ -1,0 +1,58 @@
+/**
+ * An OCI layout as one tar stream: `oci-archive` (the layout alone) or `docker`, the dual layout
+ * `docker save` writes since Docker 25 (the layout plus manifest.json and repositories, so both the
+ * OCI and the classic loaders find the image). Members are in name order, owner 0:0, the image's
+ * mtime: the same layout always gives the same bytes.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ByteOutput } from "./byte-output.js";
+import { DockerArchiveWriter } from "./docker-archive.js";
+import type { OciResult } from "./oci-layout.js";
+
+export async function tarLayout(dir: string, out: ByteOutput, mtime: number, docker: OciResult | undefined): Promise<void> {
+  const archive = new DockerArchiveWriter(out, mtime);
+  const members = new Map<string, { file: string } | { bytes: Buffer }>();
+  for (const name of ["oci-layout", "index.json"]) members.set(name, { file: path.join(dir, name) });
+  for (const blob of fs.readdirSync(path.join(dir, "blobs", "sha256"))) members.set(`blobs/sha256/${blob}`, { file: path.join(dir, "blobs", "sha256", blob) });
+  if (docker !== undefined) {
+    const blobName = (d: { digest: string }): string => `blobs/sha256/${d.digest.slice("sha256:".length)}`;
+    members.set("manifest.json", { bytes: Buffer.from(JSON.stringify([{ Config: blobName(docker.config), RepoTags: docker.repoTags, Layers: docker.layers.map((l) => blobName(l.blob)) }])) });
+    const repositories: Record<string, Record<string, string>> = {};
+    for (const t of docker.repoTags) {
+      const colon = t.lastIndexOf(":");
+      (repositories[t.slice(0, colon)] ??= {})[t.slice(colon + 1)] = docker.imageId.slice("sha256:".length);
+    }
+    members.set("repositories", { bytes: Buffer.from(JSON.stringify(repositories)) });
+  }
+  await archive.directory("blobs/");
+  await archive.directory("blobs/sha256/");
+  for (const name of [...members.keys()].sort()) {
+    const content = members.get(name)!;
+    if ("bytes" in content) {
+      await archive.member(name, content.bytes);
+      continue;
+    }
+    const size = fs.statSync(content.file).size;
+    await archive.begin(name, size);
+    await copyFile(content.file, size, archive);
+    await archive.end(size);
+  }
+  await archive.finish();
+}
+
+async function copyFile(file: string, size: number, archive: DockerArchiveWriter): Promise<void> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(Math.max(size, 1), 1 << 20));
+    let left = size;
+    while (left > 0) {
+      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
+      if (bytesRead === 0) throw new Error(`${file} shrank while it was being archived`);
+      await archive.data(buf.subarray(0, bytesRead));
+      left -= bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
