@@ -1,0 +1,151 @@
+/**
+ * Opens an image input (docker-archive, Docker 25 dual archive, OCI layout directory or
+ * oci-archive; plain, gzip or zstd) into a private temp dir, and hands out its layers as verified,
+ * uncompressed tar files. The source of both openImage (one base image) and mergeImages (every
+ * image of several archives).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { sha256Hex, type Digest } from "../digest.js";
+import { StrataError, toStrataError } from "../errors.js";
+import { fileChunks } from "./byte-stream.js";
+import { compressionOf } from "./compression.js";
+import { archiveFiles, directoryFiles, type ImageFiles } from "./image-files.js";
+import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./image-list.js";
+import { scanLayer } from "./layer-scan.js";
+import { readArchive } from "./read-archive.js";
+import type { Compression, ImageFormat, SourceLayer } from "./types.js";
+
+export interface OpenOptions {
+  /** Where the private extraction dir is made. */
+  readonly tmpDir: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface SourceArchive {
+  readonly format: ImageFormat;
+  /** How the outer archive was compressed ("none" for a directory). */
+  readonly compression: Compression;
+  /** Every image the input holds, in manifest.json or index.json order. */
+  readonly images: readonly ImageEntry[];
+  /** Layer `index` of `image`, decompressed if need be and verified against its diff_id. */
+  layer(image: ImageEntry, index: number): Promise<SourceLayer>;
+  /** Removes the private dir. */
+  cleanup(): Promise<void>;
+}
+
+export async function openImages(input: string, opts: OpenOptions): Promise<SourceArchive> {
+  const st = statInput(input);
+  const dir = await fs.promises.mkdtemp(path.join(opts.tmpDir, "strata-source-"));
+  const cleanup = (): Promise<void> => fs.promises.rm(dir, { recursive: true, force: true });
+  try {
+    let files: ImageFiles;
+    let compression: Compression = "none";
+    if (st.isDirectory()) {
+      files = directoryFiles(input, input);
+    } else {
+      const membersDir = path.join(dir, "members");
+      await fs.promises.mkdir(membersDir, { mode: 0o700 });
+      const archive = await readArchive(input, { kind: "extract", dir: membersDir }, { what: input, signal: opts.signal });
+      files = archiveFiles(archive.members);
+      compression = archive.compression;
+    }
+    const format = detectFormat(files, st.isDirectory());
+    const images = await listImages(files, format);
+    const layersDir = path.join(dir, "layers");
+    await fs.promises.mkdir(layersDir, { mode: 0o700 });
+    const done = new Map<string, Promise<Materialised>>();
+    let n = 0;
+    const materialise = (ref: LayerRef): Promise<Materialised> => {
+      let p = done.get(ref.name);
+      if (p === undefined) {
+        p = materialiseLayer(files, ref, path.join(layersDir, `${String(++n).padStart(4, "0")}.tar`), opts.signal);
+        done.set(ref.name, p);
+      }
+      return p;
+    };
+    return {
+      format,
+      compression,
+      images,
+      cleanup,
+      layer: async (image, index) => {
+        const ref = image.layers[index];
+        if (ref === undefined) throw new StrataError("E_INTERNAL", `layer ${index} of an image with ${image.layers.length} layers`, "this is a bug in strata; please report it");
+        const m = await materialise(ref);
+        const where = `layer ${index + 1} of ${image.layers.length} (${ref.name}) of ${input}`;
+        if (ref.digest !== undefined && m.blobDigest !== ref.digest) {
+          throw new StrataError("E_CHECKSUM", `${where}: expected blob digest ${ref.digest} (its descriptor), found ${m.blobDigest}`,
+            "the image is corrupt or was edited; copy it again");
+        }
+        if (ref.blobSize !== undefined && m.blobSize !== ref.blobSize) {
+          throw new StrataError("E_CLOSURE_INPUT", `${where}: expected ${ref.blobSize} bytes (its descriptor), found ${m.blobSize}`,
+            "the image is corrupt or was edited; copy it again");
+        }
+        if (m.diffId !== ref.diffId) {
+          throw new StrataError("E_CHECKSUM", `${where}: expected diff_id ${ref.diffId} (the image config), found ${m.diffId} (sha256 of the uncompressed layer)`,
+            "the image is corrupt or its config does not describe its layers; re-create it");
+        }
+        return { path: m.path, diffId: m.diffId, size: m.size, name: ref.name };
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw toStrataError(err, input);
+  }
+}
+
+interface Materialised {
+  readonly path: string;
+  readonly diffId: Digest;
+  readonly size: number;
+  readonly blobDigest: Digest;
+  readonly blobSize: number;
+}
+
+/**
+ * A layer as an uncompressed tar file in the private dir. An uncompressed member of an extracted
+ * archive is used where it is (its digest was computed while extracting); anything else is
+ * decompressed or copied, and hashed on the way.
+ */
+async function materialiseLayer(files: ImageFiles, ref: LayerRef, target: string, signal: AbortSignal | undefined): Promise<Materialised> {
+  const file = files.file(ref.name, "a layer");
+  if (file.file === undefined) {
+    // An empty member (kept in memory, not extracted): not a tar, but hashed like any layer.
+    if (file.bytes === undefined) throw new StrataError("E_INTERNAL", `${ref.name} has no file`, "this is a bug in strata; please report it");
+    await fs.promises.writeFile(target, file.bytes, { flag: "wx", mode: 0o600 });
+    const digest: Digest = `sha256:${sha256Hex(file.bytes)}`;
+    return { path: target, diffId: digest, size: file.bytes.length, blobDigest: digest, blobSize: file.bytes.length };
+  }
+  const extracted = file.sha256 !== undefined && file.head !== undefined;
+  if (extracted && compressionOf(file.head!, `layer ${ref.name} of ${files.what}`) === "none") {
+    const digest: Digest = `sha256:${file.sha256!}`;
+    return { path: file.file, diffId: digest, size: file.size, blobDigest: digest, blobSize: file.size };
+  }
+  const scan = await scanLayer(fileChunks(file.file), { what: `layer ${ref.name} of ${files.what}`, toFile: target, ...(signal === undefined ? {} : { signal }) });
+  // The compressed copy is not needed any more; free the space it takes.
+  if (extracted) await fs.promises.rm(file.file, { force: true });
+  return { path: target, diffId: scan.diffId, size: scan.size, blobDigest: scan.blobDigest, blobSize: scan.blobSize };
+}
+
+function statInput(input: string): fs.Stats {
+  try {
+    return fs.statSync(input);
+  } catch (err) {
+    throw new StrataError("E_USAGE", `expected an image at ${input}, found no such file or directory`,
+      "check the path: a docker-archive (.tar, .tar.gz, .tar.zst), an OCI layout directory or an oci-archive", { cause: err });
+  }
+}
+
+/**
+ * The image of `images` that `ref` names (a RepoTag, an OCI ref.name or io.containerd.image.name),
+ * or the first one when no ref is given.
+ */
+export function selectImage(images: readonly ImageEntry[], ref: string | undefined, what: string): ImageEntry {
+  if (ref === undefined) return images[0]!;
+  const hit = images.find((i) => i.refName === ref || i.repoTags.includes(ref));
+  if (hit !== undefined) return hit;
+  const known = images.flatMap((i) => [...i.repoTags, ...(i.refName === undefined ? [] : [i.refName])]);
+  throw new StrataError("E_USAGE", `expected an image named ${JSON.stringify(ref)} in ${what}, found ${known.length === 0 ? "only untagged images" : known.map((k) => JSON.stringify(k)).join(", ")}`,
+    "give one of the names listed, or none to take the first image");
+}
