@@ -25,8 +25,11 @@ export interface LayerBudget {
   readonly baseLayers: number;
 }
 
-/** The number of layers left for store paths, at least 1; throws when nothing is left. */
-export function availableStoreLayers({ maxLayers, baseLayers }: LayerBudget): number {
+/**
+ * Checks the budget's numbers without spending it (a layering pipeline has no budget, but nixpkgs
+ * still asserts maxLayers > 1 for every image).
+ */
+export function checkLayerBudget({ maxLayers, baseLayers }: LayerBudget): void {
   // The same floor nixpkgs asserts ("maxLayers must be greather than 1"): one store layer plus the
   // customisation layer is the smallest image that holds a closure.
   if (!Number.isSafeInteger(maxLayers) || maxLayers < 2) {
@@ -35,6 +38,11 @@ export function availableStoreLayers({ maxLayers, baseLayers }: LayerBudget): nu
   if (!Number.isSafeInteger(baseLayers) || baseLayers < 0) {
     throw new StrataError("E_USAGE", `baseLayers must be an integer >= 0, got ${String(baseLayers)}`, "count the layers of the base image's manifest");
   }
+}
+
+/** The number of layers left for store paths, at least 1; throws when nothing is left. */
+export function availableStoreLayers({ maxLayers, baseLayers }: LayerBudget): number {
+  checkLayerBudget({ maxLayers, baseLayers });
   const used = baseLayers + CUSTOMISATION_LAYERS;
   if (used >= maxLayers) {
     const base = `${baseLayers} base ${baseLayers === 1 ? "layer" : "layers"}`;
@@ -45,4 +53,20 @@ export function availableStoreLayers({ maxLayers, baseLayers }: LayerBudget): nu
     );
   }
   return maxLayers - used;
+}
+
+/**
+ * Whether an image of `totalLayers` layers (base, store and customisation layers together) is past
+ * what container runtimes can mount (RUNTIME_LAYER_LIMIT), so the CLI can warn. For the budgeted
+ * strategies pass the requested maxLayers; for a pipeline, which has no budget, pass the plan's
+ * length + baseLayers + 1.
+ */
+export function exceedsRuntimeLayerLimit(totalLayers: number): boolean {
+  return totalLayers > RUNTIME_LAYER_LIMIT;
+}
+
+/** The one-line warning for `exceedsRuntimeLayerLimit`, or undefined when there is nothing to say. */
+export function runtimeLayerLimitWarning(totalLayers: number): string | undefined {
+  if (!exceedsRuntimeLayerLimit(totalLayers)) return undefined;
+  return `${totalLayers} layers is more than container runtimes can mount (about ${RUNTIME_LAYER_LIMIT}); docker and podman may fail to run the image`;
 }

@@ -18,13 +18,17 @@
  *
  * Complexity, with n paths, e references, k = limbs of the largest path count (bits / 32):
  *   O(n + e) BigInt additions for the path counts;
- *   O(e * n / 32) word ORs for the ancestor bitsets (about half that: the sets are triangular);
+ *   O(e * n / 32) word ORs for the ancestor bitsets, at worst: only the span of positions between
+ *   a node's lowest ancestor and itself is touched, in a topological order that keeps ancestors
+ *   close (`ancestorsFirstOrder`), and a node with many parents is found by a walk instead;
  *   O(k * sum over x of min(|ancestors(x)|, n / 8)) double additions, plus O(32 * n * k) for the
  *   subset-sum tables; O(n log n) comparisons for the sort.
  * So quadratic in the worst case, like nixpkgs' dict merging (O(sum of descendant-set sizes)
  * updates of Python ints), but with small constants: measured on this 2-core machine, a random
  * 10,000-path DAG with 2-11 references a path ranks in about 0.1 s, a 10,000-deep chain in 0.1 s,
- * a 10,000-path DAG with 550-bit path counts in 0.65 s, and a 100,000-path DAG in 4.5 s.
+ * a 10,000-path DAG with 550-bit path counts in 0.65 s, and a 100,000-path DAG in 4.5 s. With the
+ * spans, the walks and root groups counted apart, the 100,000-path closure of bench/plan-scale.mjs
+ * (one root group) ranks in 1.2 s of CPU, 2.3 s before (Kahn's order, whole rows).
  * Memory: the bitsets and tables are built in column chunks of at most CHUNK_BYTES each.
  * Everything is iterative: no recursion, whatever the depth of the graph.
  */
@@ -32,14 +36,14 @@
 import { StrataError } from "../errors.js";
 import type { ClosureGraph } from "../closure/types.js";
 import { assertAcyclic, assertNoDanglingReferences } from "../closure/graph-checks.js";
+import { ancestorSums, ancestorsFirstOrder } from "./ancestor-sums.js";
+
+// Kept here for its callers and tests: the sums are popularity's own machinery.
+export { ancestorSums } from "./ancestor-sums.js";
 
 /** Each group is a virtual root referencing its paths (e.g. the image's contents, or the store
  * paths named in its config); an empty list means "the graph's natural roots". */
 export type RootGroups = readonly (readonly string[])[];
-
-/** The most memory the ancestor bitsets, and the subset-sum tables, of one column chunk may take
- * (a 10,000-path graph fits in one chunk: 12.5 MB of bitsets). */
-const CHUNK_BYTES = 64 * 1024 * 1024;
 
 /**
  * Store paths most popular first; ties by `packageNameKey` ascending. Every path of the graph
@@ -48,6 +52,23 @@ const CHUNK_BYTES = 64 * 1024 * 1024;
  */
 export function popularityOrder(graph: ClosureGraph, rootGroups: RootGroups = []): string[] {
   const { paths, counts } = popularityCounts(graph, rootGroups);
+  return orderByPopularity(paths, counts);
+}
+
+/**
+ * `popularityOrder` of a DAG given as integer adjacency lists (`children[v]`: the nodes v
+ * references, none repeated, no self; acyclic, which the caller has checked), with its natural
+ * roots. For the layering pipeline, whose graphs are already indexed.
+ */
+export function popularityOrderOfDag(names: readonly string[], children: readonly (readonly number[])[]): string[] {
+  const size = names.length;
+  const seed = new Uint8Array(size).fill(1);
+  for (const list of children) for (const c of list) seed[c] = 0;
+  const dag: IndexedDag = { names: [...names], realCount: size, size, children, seed, order: ancestorsFirstOrder(children) };
+  return orderByPopularity(dag.names, countsOfDag(dag));
+}
+
+function orderByPopularity(paths: readonly string[], counts: readonly bigint[]): string[] {
   const ranked: { path: string; count: bigint; key: string }[] = [];
   const missing: string[] = [];
   paths.forEach((path, i) => {
@@ -73,6 +94,11 @@ export function packageNameKey(path: string): string {
 /** The popularity of every path of the graph (in `graph.paths` order); 0 for paths no root reaches. */
 export function popularityCounts(graph: ClosureGraph, rootGroups: RootGroups = []): { paths: string[]; counts: bigint[] } {
   const dag = indexGraph(graph, rootGroups);
+  return { paths: dag.names, counts: countsOfDag(dag) };
+}
+
+/** The popularity of the real nodes of `dag` (ids 0..realCount-1). */
+function countsOfDag(dag: IndexedDag): bigint[] {
   const { size, order } = dag;
   // pos[v] = rank of node v in a topological order (referrers before references), so every
   // ancestor of a node has a smaller position than the node.
@@ -93,10 +119,29 @@ export function popularityCounts(graph: ClosureGraph, rootGroups: RootGroups = [
     }
   }
 
-  const sums = ancestorSums(pathCounts, parents);
+  // A root group's node is an ancestor of everything it reaches and comes first in the order, so
+  // in the bitsets it would stretch every span back to position 0 (3 times slower on a 10,000-path
+  // closure). Its N is 1 and nothing is above it: its share of a path's popularity is 1 per group
+  // that reaches the path, counted by one walk per group, and it weighs 0 in the bitsets.
+  const weights = pathCounts.slice();
+  const fromGroups = new Int32Array(size);
+  const walked = new Int32Array(size).fill(-1);
+  for (let g = dag.realCount; g < size; g++) {
+    weights[pos[g] as number] = 0n;
+    const stack = [...(dag.children[g] as number[])];
+    while (stack.length > 0) {
+      const v = stack.pop() as number;
+      if (walked[v] === g) continue;
+      walked[v] = g;
+      fromGroups[v]!++;
+      for (const c of dag.children[v] as number[]) stack.push(c);
+    }
+  }
+
+  const sums = ancestorSums(weights, parents);
   const counts: bigint[] = [];
-  for (let i = 0; i < dag.realCount; i++) counts.push(sums[pos[i] as number] as bigint);
-  return { paths: dag.names, counts };
+  for (let i = 0; i < dag.realCount; i++) counts.push((sums[pos[i] as number] as bigint) + BigInt(fromGroups[i] as number));
+  return counts;
 }
 
 /** The graph as integer adjacency lists: real paths 0..realCount-1, then one node per root group. */
@@ -104,7 +149,7 @@ interface IndexedDag {
   readonly names: string[];
   readonly realCount: number;
   readonly size: number;
-  readonly children: number[][];
+  readonly children: readonly (readonly number[])[];
   /** 1 for the nodes hanging directly off the virtual top of the forest. */
   readonly seed: Uint8Array;
   /** A topological order of all nodes, referrers first. */
@@ -112,7 +157,6 @@ interface IndexedDag {
 }
 
 function indexGraph(graph: ClosureGraph, rootGroups: RootGroups): IndexedDag {
-  assertNoDanglingReferences(graph.paths, "closure graph");
   rootGroups.forEach((group, g) => {
     const unknown = group.find((path) => !graph.paths.has(path));
     if (unknown === undefined) return;
@@ -130,7 +174,11 @@ function indexGraph(graph: ClosureGraph, rootGroups: RootGroups): IndexedDag {
   const childrenOf = (v: number, refs: readonly string[]): number[] => {
     const out: number[] = [];
     for (const ref of refs) {
-      const c = index.get(ref) as number; // checked above
+      const c = index.get(ref);
+      if (c === undefined) {
+        assertNoDanglingReferences(graph.paths, "closure graph");
+        throw new StrataError("E_INTERNAL", "popularity: a reference to a missing path went unreported", "this is a bug in strata; please report it");
+      }
       if (c === v || stamp[c] === v) continue;
       stamp[c] = v;
       out.push(c);
@@ -148,97 +196,18 @@ function indexGraph(graph: ClosureGraph, rootGroups: RootGroups): IndexedDag {
     const isGroup = v >= names.length;
     seed[v] = (rootGroups.length > 0 ? isGroup : indegree[v] === 0) ? 1 : 0;
   }
-  const order: number[] = [];
-  for (let v = 0; v < size; v++) if (indegree[v] === 0) order.push(v);
-  for (let head = 0; head < order.length; head++) {
-    for (const c of children[order[head] as number] as number[]) {
+  const kahn: number[] = [];
+  for (let v = 0; v < size; v++) if (indegree[v] === 0) kahn.push(v);
+  for (let head = 0; head < kahn.length; head++) {
+    for (const c of children[kahn[head] as number] as number[]) {
       indegree[c] = (indegree[c] as number) - 1;
-      if (indegree[c] === 0) order.push(c);
+      if (indegree[c] === 0) kahn.push(c);
     }
   }
-  if (order.length < size) {
+  if (kahn.length < size) {
     // Only real paths can be on a cycle (group nodes have no referrers), so this throws.
     assertAcyclic(graph.paths, "closure graph");
     throw new StrataError("E_INTERNAL", "popularity: the graph has no topological order but no cycle", "this is a bug in strata; please report it");
   }
-  return { names, realCount: names.length, size, children, seed, order };
-}
-
-/**
- * For every node x (in topological positions), the sum of `weights` over the ancestors of x, x
- * included, exactly. Ancestor sets are bitsets over positions, OR-ed from the parents' sets in
- * topological order, built one column chunk (a range of ancestor positions) at a time so memory
- * stays under CHUNK_BYTES. Weights are split into limbs of `bits` bits held in doubles, `bits`
- * chosen so that a limb times the node count stays below 2^53: the sums are exact.
- *
- * Summing goes a byte of the bitset at a time through a table of the 256 subset sums of each
- * group of 8 ancestors (the "four Russians" trick): dense ancestor sets, as in long chains or
- * around glibc, cost an eighth of a bit-by-bit walk, and sparse ones cost no more.
- *
- * `parents[x]` must all be < x. A weight of 0 must mean "no ancestor weighs anything either" (as
- * for path counts: 0 only for unreached nodes); such nodes are skipped. Exported for its tests,
- * which pass a small `chunkBytes` to exercise the chunking.
- */
-export function ancestorSums(weights: readonly bigint[], parents: readonly (readonly number[])[], chunkBytes = CHUNK_BYTES): bigint[] {
-  const n = weights.length;
-  const reached = Uint8Array.from(weights, (w) => (w === 0n ? 0 : 1));
-  const bits = Math.min(32, 53 - Math.ceil(Math.log2(n + 1)));
-  let max = 0n;
-  for (const w of weights) if (w > max) max = w;
-  const k = Math.max(1, Math.ceil(max.toString(2).length / bits));
-  const limbs = new Float64Array(n * k);
-  const bigBits = BigInt(bits);
-  weights.forEach((w, a) => {
-    for (let j = 0; j < k; j++, w >>= bigBits) limbs[a * k + j] = Number(BigInt.asUintN(bits, w));
-  });
-
-  const acc = new Float64Array(n * k);
-  // Rows take n * width / 8 bytes, the subset-sum table 256 * width * k bytes.
-  const width = Math.max(32, Math.floor(Math.min((chunkBytes * 8) / Math.max(1, n), chunkBytes / (256 * k)) / 32) * 32);
-  for (let lo = 0; lo < n; lo += width) {
-    const hi = Math.min(n, lo + width);
-    const words = (hi - lo + 31) >>> 5;
-    const table = new Float64Array(words * 4 * 256 * k);
-    for (let group = 0; group < words * 4; group++) {
-      for (let subset = 1; subset < 256; subset++) {
-        const lowest = subset & -subset;
-        const a = lo + group * 8 + (31 - Math.clz32(lowest));
-        const to = (group * 256 + subset) * k;
-        const from = (group * 256 + (subset ^ lowest)) * k;
-        for (let j = 0; j < k; j++) table[to + j] = (table[from + j] as number) + (a < hi ? (limbs[a * k + j] as number) : 0);
-      }
-    }
-    // Nodes before `lo` have no ancestor in this chunk (ancestors come earlier): no row for them.
-    const rows = new Uint32Array((n - lo) * words);
-    for (let x = lo; x < n; x++) {
-      if (reached[x] === 0) continue; // unreached: so are all its ancestors, which weigh 0
-      const row = (x - lo) * words;
-      if (x < hi) rows[row + ((x - lo) >>> 5)]! |= 1 << ((x - lo) & 31);
-      for (const p of parents[x] as number[]) {
-        if (p < lo || reached[p] === 0) continue;
-        const from = (p - lo) * words;
-        const upto = Math.min(words, ((p - lo) >>> 5) + 1);
-        for (let w = 0; w < upto; w++) rows[row + w]! |= rows[from + w] as number;
-      }
-      const upto = Math.min(words, ((x - lo) >>> 5) + 1);
-      for (let w = 0; w < upto; w++) {
-        const set = rows[row + w] as number;
-        if (set === 0) continue;
-        for (let byte = 0; byte < 4; byte++) {
-          const subset = (set >>> (byte * 8)) & 255;
-          if (subset === 0) continue;
-          const at = ((w * 4 + byte) * 256 + subset) * k;
-          for (let j = 0; j < k; j++) acc[x * k + j]! += table[at + j] as number;
-        }
-      }
-    }
-  }
-
-  const sums: bigint[] = [];
-  for (let x = 0; x < n; x++) {
-    let sum = 0n;
-    for (let j = k - 1; j >= 0; j--) sum = (sum << bigBits) + BigInt(acc[x * k + j] as number);
-    sums.push(sum);
-  }
-  return sums;
+  return { names, realCount: names.length, size, children, seed, order: ancestorsFirstOrder(children) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { availableStoreLayers, RUNTIME_LAYER_LIMIT } from "../../src/plan/budget.js";
+import { availableStoreLayers, checkLayerBudget, exceedsRuntimeLayerLimit, RUNTIME_LAYER_LIMIT, runtimeLayerLimitWarning } from "../../src/plan/budget.js";
 import { StrataError } from "../../src/errors.js";
 
 function budgetError(maxLayers: number, baseLayers: number): StrataError {
@@ -44,5 +44,23 @@ describe("availableStoreLayers", () => {
   it("keeps the runtime limit above nixpkgs' default of 100 layers and below overlay's ~128", () => {
     expect(RUNTIME_LAYER_LIMIT).toBeGreaterThan(100);
     expect(RUNTIME_LAYER_LIMIT).toBeLessThan(128);
+  });
+});
+
+describe("exceedsRuntimeLayerLimit / runtimeLayerLimitWarning", () => {
+  it("flags images of more layers than runtimes can mount (above 125)", () => {
+    expect(exceedsRuntimeLayerLimit(100)).toBe(false);
+    expect(exceedsRuntimeLayerLimit(RUNTIME_LAYER_LIMIT)).toBe(false);
+    expect(exceedsRuntimeLayerLimit(RUNTIME_LAYER_LIMIT + 1)).toBe(true);
+    expect(runtimeLayerLimitWarning(125)).toBeUndefined();
+    expect(runtimeLayerLimitWarning(200)).toBe("200 layers is more than container runtimes can mount (about 125); docker and podman may fail to run the image");
+  });
+});
+
+describe("checkLayerBudget", () => {
+  it("checks the numbers without spending them", () => {
+    expect(() => checkLayerBudget({ maxLayers: 2, baseLayers: 5 })).not.toThrow();
+    expect(() => checkLayerBudget({ maxLayers: 1, baseLayers: 0 })).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+    expect(() => checkLayerBudget({ maxLayers: 10, baseLayers: -1 })).toThrow(expect.objectContaining({ code: "E_USAGE" }));
   });
 });

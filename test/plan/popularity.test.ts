@@ -199,6 +199,29 @@ describe("ancestorSums", () => {
   });
 });
 
+describe("ancestorSums: nodes with many parents (walked, not OR-ed)", () => {
+  it("equals a naive sum when 200 parents with long ancestries meet in one node", () => {
+    // A chain of 2,000, 200 nodes below its end, and one node below all of them: OR-ing the 200
+    // parents' spans (about 63 words each) costs more than twice a walk of the ~2,200 nodes and
+    // their edges, so the last node is walked (checked by logging, when this test was written).
+    const chain = 2000;
+    const fan = 200;
+    const parents: number[][] = [];
+    for (let i = 0; i < chain; i++) parents.push(i === 0 ? [] : [i - 1]);
+    for (let j = 0; j < fan; j++) parents.push([chain - 1]);
+    parents.push(Array.from({ length: fan }, (_, j) => chain + j));
+    parents.push([chain + fan, 5]); // a child of the walked node, OR-ed from its walked set
+    const weights = parents.map((_, x) => BigInt(x + 1) * 0x1_0000_0001n);
+    const naive = parents.map((_, x) => {
+      const seen = new Set([x]);
+      const stack = [x];
+      while (stack.length > 0) for (const q of parents[stack.pop()!]!) if (!seen.has(q)) seen.add(q), stack.push(q);
+      return [...seen].reduce((sum, q) => sum + weights[q]!, 0n);
+    });
+    for (const chunkBytes of [1, 4096, 1 << 20]) expect(ancestorSums(weights, parents, chunkBytes)).toEqual(naive);
+  });
+});
+
 describe("popularity: properties over random DAGs", () => {
   it("agrees with a transliteration of closure-graph.py, with and without root groups", () => {
     fc.assert(
