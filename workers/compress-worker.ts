@@ -8,14 +8,11 @@ import type { CompressTask } from "../src/pool/protocol.js";
 
 export default function compressTask(task: CompressTask): ArrayBuffer {
   const out = compressBlock(task.codec, task.level, new Uint8Array(task.data, 0, task.length));
-  // Hand back an ArrayBuffer that holds exactly the result. The codec's buffer may be a slice of a
-  // larger allocation (Node's 8 KiB pool for small ones): moving that would send the whole slab.
-  let owned: ArrayBuffer;
-  if (out.byteOffset === 0 && out.byteLength === out.buffer.byteLength && out.buffer instanceof ArrayBuffer) {
-    owned = out.buffer;
-  } else {
-    owned = new ArrayBuffer(out.byteLength);
-    new Uint8Array(owned).set(out);
-  }
+  // Hand back a fresh ArrayBuffer holding exactly the result. The codec's own buffer cannot be
+  // moved: it may be a slice of Node's 8 KiB pool, or memory the codec allocated, which is not
+  // transferable (posting it fails inside piscina and the task would never settle). The copy is of
+  // compressed bytes, cheap next to compressing them.
+  const owned = new ArrayBuffer(out.byteLength);
+  new Uint8Array(owned).set(out);
   return move(owned) as unknown as ArrayBuffer;
 }

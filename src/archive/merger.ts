@@ -71,8 +71,14 @@ export async function mergeLayers(
   opts.signal?.addEventListener("abort", abortAll, { once: true });
 
   const digests: LayerDigest[] = [];
+  let headNow = 0;
+  const dump = process.env["STRATA_DEBUG_STATE"] === undefined ? undefined : setInterval(() => {
+    process.stderr.write(`[state] head=${headNow} free rings=${freeRings.length}\n${running.map((r, i) => (r === undefined ? "" : `  layer ${i}: ${r.stream.debugState()}\n`)).join("")}`);
+  }, 3000);
+  dump?.unref();
   try {
     for (let head = 0; head < layers.length; head++) {
+      headNow = head;
       opts.signal?.throwIfAborted();
       schedule(head);
       const layer = running[head]!;
@@ -93,6 +99,7 @@ export async function mergeLayers(
       ? new StrataError("E_ABORTED", "the build was cancelled", "nothing to do", { cause: err })
       : err;
   } finally {
+    if (dump !== undefined) clearInterval(dump);
     opts.signal?.removeEventListener("abort", abortAll);
     running.forEach((r) => r?.stream.close());
   }

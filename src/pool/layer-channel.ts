@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import { StrataError } from "../errors.js";
 import type { ChunkTarget } from "../layer/chunked-output.js";
-import { CTL_ABORT, CTL_HEAD, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
 
 /** How long one Atomics.wait lasts before the abort flag is looked at again (ms). */
 const WAIT_SLICE_MS = 100;
@@ -76,7 +76,7 @@ export class LayerChannel implements ChunkTarget {
 
   finish(digest: LayerDigest | undefined): void {
     if (this.spoolFd !== undefined) this.handOverSpool();
-    this.post({ t: "end", at: this.written, digest });
+    this.postPositional({ t: "end", at: this.written, digest });
   }
 
   /** Remove a half-written spool file after a failure. */
@@ -112,7 +112,7 @@ export class LayerChannel implements ChunkTarget {
   private handOverSpool(): void {
     fs.closeSync(this.spoolFd!);
     this.spoolFd = undefined;
-    this.post({ t: "spool", at: this.written, path: this.spec.spoolPath, length: this.spooled });
+    this.postPositional({ t: "spool", at: this.written, path: this.spec.spoolPath, length: this.spooled });
     this.spooled = 0;
   }
 
@@ -120,6 +120,12 @@ export class LayerChannel implements ChunkTarget {
     if (Atomics.load(this.ctl, CTL_ABORT) === 1) {
       throw new StrataError("E_ABORTED", "the build was cancelled", "nothing to do");
     }
+  }
+
+  /** A message that sits between ring slots: counted first, so the main thread waits for it. */
+  private postPositional(message: LayerMessage): void {
+    Atomics.add(this.ctl, CTL_POSTED, 1);
+    this.post(message);
   }
 
   private post(message: LayerMessage): void {

@@ -5,7 +5,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { toStrataError } from "../errors.js";
-import { CTL_ABORT, CTL_HEAD, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerMessage } from "./protocol.js";
 
 export type LayerItem = { readonly t: "data"; readonly bytes: Buffer } | Exclude<LayerMessage, { t: "wake" }>;
 
@@ -16,6 +16,8 @@ export class LayerStream {
   private read = 0;
   /** The `size` message comes first; slots may be visible before it arrives. */
   private sized = false;
+  /** Positional messages (spool, end) received so far; see CTL_POSTED. */
+  private positional = 0;
   private wakeUp: (() => void) | undefined;
   private failure: unknown;
 
@@ -23,6 +25,7 @@ export class LayerStream {
     this.ctl = new Int32Array(spec.control);
     this.ring = Buffer.from(spec.ring);
     port.on("message", (m: LayerMessage) => {
+      if (m.t === "spool" || m.t === "end") this.positional += 1;
       if (m.t !== "wake") this.queue.push(m);
       this.wake();
     });
@@ -37,17 +40,22 @@ export class LayerStream {
         if (m.t === "size") this.sized = true;
         return m;
       }
-      if (this.sized && Atomics.load(this.ctl, CTL_WRITTEN) > this.read) return { t: "data", bytes: this.slot() };
+      if (this.slotReady()) return { t: "data", bytes: this.slot() };
       if (this.failure !== undefined) throw this.failure;
       // Say we wait, then look again: a slot filled in between is seen now, or wakes us.
       const woken = new Promise<void>((resolve) => (this.wakeUp = resolve));
       Atomics.store(this.ctl, CTL_WAITING, 1);
-      if (this.sized && Atomics.load(this.ctl, CTL_WRITTEN) > this.read) {
+      if (this.slotReady()) {
         Atomics.store(this.ctl, CTL_WAITING, 0);
         continue;
       }
       await woken;
     }
+  }
+
+  /** For --debug dumps: where the stream stands. */
+  debugState(): string {
+    return `read=${this.read} written=${Atomics.load(this.ctl, CTL_WRITTEN)} sized=${this.sized} queue=${this.queue.map((m) => m.t).join(",")} waiting=${Atomics.load(this.ctl, CTL_WAITING)} head=${Atomics.load(this.ctl, CTL_HEAD)} failed=${this.failure !== undefined}`;
   }
 
   /** The slot returned last may be reused by the worker. */
@@ -76,6 +84,15 @@ export class LayerStream {
   close(): void {
     this.port.close();
     this.queue.length = 0;
+  }
+
+  /**
+   * The next slot may be taken: it is written, the size came, and no positional message is on its
+   * way (it could belong before this slot). WRITTEN is read before POSTED: the worker bumps POSTED
+   * before it writes any later slot, so a slot seen here implies its POSTED is seen too.
+   */
+  private slotReady(): boolean {
+    return this.sized && Atomics.load(this.ctl, CTL_WRITTEN) > this.read && Atomics.load(this.ctl, CTL_POSTED) === this.positional;
   }
 
   private slot(): Buffer {

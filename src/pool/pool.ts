@@ -24,7 +24,7 @@ export class WorkerPool {
   private compressPool: Piscina | undefined;
 
   constructor(private readonly workers: number) {
-    this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+    this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers });
   }
 
   /**
@@ -50,7 +50,7 @@ export class WorkerPool {
   }
 
   compress(codec: Codec, level: number, data: ArrayBuffer, length: number): Promise<ArrayBuffer> {
-    this.compressPool ??= new Piscina({ filename: workerFile("compress-worker"), minThreads: this.workers, maxThreads: this.workers, idleTimeout: 1000 });
+    this.compressPool ??= new Piscina({ filename: workerFile("compress-worker"), minThreads: this.workers, maxThreads: this.workers });
     const task: CompressTask = { codec, level, data, length };
     return this.compressPool.run(task, { transferList: [data] }) as Promise<ArrayBuffer>;
   }

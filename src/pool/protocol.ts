@@ -14,6 +14,9 @@
  * - `ABORT` is 1 when the build is cancelled;
  * - `WAITING` is 1 while the main thread has nothing to read and waits for a `wake` message
  *   (so a busy stream costs no message per chunk, and an idle one no polling);
+ * - `POSTED` counts positional messages posted. A message can arrive after slots written later
+ *   are visible (ring writes are instant, messages are not), so the main thread takes no slot
+ *   while a positional message is on its way: it may have to come first.
  * - then one length word per slot.
  * When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
  * right) or, for a layer that is not the head yet, spools further chunks to a temp file instead,
@@ -32,9 +35,11 @@ export const CTL_HEAD = 2;
 export const CTL_ABORT = 3;
 /** 1 while the main thread waits for a slot: the worker then posts a `wake` after filling one. */
 export const CTL_WAITING = 4;
+/** Positional messages (`spool`, `end`) posted so far; bumped before the message is posted. */
+export const CTL_POSTED = 5;
 /** Index of slot i's length word. */
-export const ctlSlotLength = (slot: number): number => 5 + slot;
-export const ctlWords = (slots: number): number => 5 + slots;
+export const ctlSlotLength = (slot: number): number => 6 + slot;
+export const ctlWords = (slots: number): number => 6 + slots;
 
 /** What the main thread tells a layer task about its output channel. */
 export interface ChannelSpec {
