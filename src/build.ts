@@ -1,42 +1,58 @@
 /**
  * `strata build`: an image from a closure, as nixpkgs' buildLayeredImage makes one. The closure
- * of the contents and of the store paths named in the config goes into store layers (classic
- * popularity order cut to the layer budget); the customisation layer holds the symlink join of
- * the contents.
+ * of the contents and of the store paths named in the config goes into store layers (auto-layer
+ * by default, as nixpkgs now; classic popularity; or a layeringPipeline); a base image's layers go
+ * first; the customisation layer holds the symlink join of the contents plus declared extras (files,
+ * fake NSS, the Nix database, owners and modes).
  */
+import os from "node:os";
 import type { JsonValue } from "./archive/py-json.js";
 import { writeImage } from "./archive/write-formats.js";
 import type { ImageLayer, ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { closureOf } from "./closure/closure-of.js";
+import { readHostClosure } from "./closure/host-store.js";
 import { readClosure } from "./closure/read-closure.js";
 import type { ClosureGraph } from "./closure/types.js";
 import { sha256Hex } from "./digest.js";
 import { StrataError } from "./errors.js";
 import { parseImageTime, type ImageTime } from "./image-time.js";
+import type { ExtraEntry } from "./layer/customisation-layer.js";
 import { nixBase32 } from "./nix-base32.js";
+import { nixDbFiles } from "./nixdb/db-writer.js";
+import { withNarHashes } from "./nixdb/fill-nar-hashes.js";
 import { resolveOutputOptions, usage, type OutputOptions } from "./options.js";
-import { planPopularity } from "./plan/split.js";
+import { exceedsRuntimeLayerLimit, RUNTIME_LAYER_LIMIT } from "./plan/budget.js";
+import { planLayers, type LayeringStrategy } from "./plan/plan-layers.js";
+import { planWithPrevious } from "./plan/previous.js";
 import type { StoreLayers } from "./plan/types.js";
+import { mergeBaseConfig } from "./source/config-merge.js";
+import { openImage } from "./source/read-image.js";
 
 export interface BuildOptions extends OutputOptions {
   /** The references graph: parsed, or the path of a JSON file (exportReferencesGraph or `nix path-info --json --recursive`). */
-  readonly graph: ClosureGraph | string;
-  /** Store paths whose files appear at the image root (symlink join). Default: none. */
+  readonly graph?: ClosureGraph | string;
+  /** Instead of `graph`: read the closure of these store paths from the host's Nix database (under `storeRoot`). */
+  readonly fromStore?: readonly string[];
+  /** Store paths whose files appear at the image root (symlink join). Default: `fromStore`, else none. */
   readonly contents?: readonly string[];
   /** Repository name, lowercased as nixpkgs does. Default: "strata-image". */
   readonly name?: string;
   /** Tag. Default: a hash of everything that decides the image. */
   readonly tag?: string;
-  /** Layer budget, the customisation layer included. Default: 100. */
+  /** Layer budget, base-image and customisation layers included. Default: 100. */
   readonly maxLayers?: number;
+  /** "auto" (default, nixpkgs' auto-layer), "popularity" (the classic split), or `{ pipeline }` (nixpkgs' layeringPipeline JSON). */
+  readonly layering?: LayeringStrategy;
+  /** A previous plan (store_layers form): keep its layers where they still fit, so they are reused. */
+  readonly previous?: StoreLayers;
   /** Image config (Cmd, Env, ...); keys are sorted, as Nix's builtins.toJSON writes them. Default: {}. */
   readonly config?: { readonly [key: string]: JsonValue };
   /** Default: "amd64". */
   readonly architecture?: string;
   /** Image creation time: ISO 8601, epoch seconds or "now". Default: 1970-01-01T00:00:01Z. */
   readonly created?: string | number;
-  /** mtime of every file in the layers. Default: 1970-01-01T00:00:01Z. */
+  /** mtime of every file in the layers, and the Nix database's registration times. Default: 1970-01-01T00:00:01Z. */
   readonly mtime?: string | number;
   /** Owner of every file in the store layers. Defaults: 0, 0, "root", "root". */
   readonly uid?: number;
@@ -45,11 +61,29 @@ export interface BuildOptions extends OutputOptions {
   readonly gname?: string;
   /** Directory the store is under on this machine. Default: "" (the real /nix/store). */
   readonly storeRoot?: string;
+  /** A base image (docker-archive, OCI layout or oci-archive): its layers go first. */
+  readonly from?: string;
+  /** With `from`: carry Cmd, Entrypoint, WorkingDir, User, Labels, ExposedPorts, Volumes over too (Env always merges). */
+  readonly inheritConfig?: boolean;
+  /** Store layers at all (nixpkgs' includeStorePaths). Default: true. */
+  readonly includeStorePaths?: boolean;
+  /** Put a Nix database of the contents' closure into the image (nixpkgs' includeNixDB). */
+  readonly nixDb?: boolean;
+  /** Compute every NAR hash from the files and check the ones the input gave. */
+  readonly verifyNar?: boolean;
+  /** Host files or trees copied into the customisation layer at `dest`. */
+  readonly add?: readonly { readonly source: string; readonly dest: string }[];
+  /** Owner overrides in the customisation layer. */
+  readonly chown?: readonly { readonly path: string; readonly uid: number; readonly gid: number }[];
+  /** Mode overrides in the customisation layer. */
+  readonly chmod?: readonly { readonly path: string; readonly mode: number }[];
+  /** root and nobody in /etc/passwd and /etc/group, /etc/nsswitch.conf, /var/empty (nixpkgs' fakeNss). */
+  readonly fakeNss?: boolean;
 }
 
 /** Everything decided before any file content is read. */
 export interface ImagePlan {
-  /** The closure the image holds. */
+  /** The closure the store layers hold. */
   readonly graph: ClosureGraph;
   readonly storeLayers: StoreLayers;
   readonly contents: readonly string[];
@@ -59,11 +93,16 @@ export interface ImagePlan {
   readonly mtime: ImageTime;
   readonly architecture: string;
   readonly owner: { readonly uid: number; readonly gid: number; readonly uname: string; readonly gname: string };
+  /** Layers of the base image, counted in the budget. */
+  readonly baseLayers: number;
+  /** Warnings for the user (e.g. a layer count runtimes refuse). */
+  readonly warnings: readonly string[];
 }
 
 export const BUILD_DEFAULTS = {
   name: "strata-image",
   maxLayers: 100,
+  layering: "auto",
   architecture: "amd64",
   created: "1970-01-01T00:00:01Z",
   mtime: "1970-01-01T00:00:01Z",
@@ -73,16 +112,34 @@ export const BUILD_DEFAULTS = {
   gname: "root",
 } as const;
 
-export function planImage(options: BuildOptions): ImagePlan {
-  const graph = typeof options.graph === "string" ? readClosure(options.graph) : options.graph;
-  const contents = [...(options.contents ?? [])];
+/** The closure input of a build: `graph` or `fromStore`. */
+export function readBuildGraph(options: Pick<BuildOptions, "graph" | "fromStore" | "storeRoot">): ClosureGraph {
+  if (options.graph !== undefined && options.fromStore !== undefined) {
+    throw usage("give either graph or fromStore, not both", "use --graph FILE or --from-store PATH");
+  }
+  if (options.fromStore !== undefined) return readHostClosure(options.fromStore, options.storeRoot === undefined || options.storeRoot === "" ? {} : { storeRoot: options.storeRoot });
+  if (options.graph === undefined) throw usage("a build needs a closure: graph or fromStore", "use --graph GRAPH.json (nix path-info --json --recursive) or --from-store /nix/store/...");
+  return typeof options.graph === "string" ? readClosure(options.graph) : options.graph;
+}
+
+export function planImage(options: BuildOptions, baseImage?: { readonly layers: number; readonly config?: { readonly [key: string]: JsonValue } }): ImagePlan {
+  const graph = readBuildGraph(options);
+  const contents = [...(options.contents ?? options.fromStore ?? [])];
   const config = sortKeys(options.config ?? {}) as { [key: string]: JsonValue };
   const configPaths = storePathsIn(config, graph);
-  const closure = closureOf(graph, [...contents, ...configPaths]);
+  const includeStore = options.includeStorePaths ?? true;
+  const closure = closureOf(graph, includeStore ? [...contents, ...configPaths] : []);
   const maxLayers = options.maxLayers ?? BUILD_DEFAULTS.maxLayers;
+  const baseLayers = baseImage?.layers ?? 0;
   // nixpkgs' layering graph has two synthetic roots: the customisation layer (references the
   // contents) and the base JSON (references the config's store paths).
-  const storeLayers = planPopularity(closure, { rootGroups: [contents, configPaths], maxLayers });
+  const planOptions = { strategy: options.layering ?? BUILD_DEFAULTS.layering, maxLayers, baseLayers, rootGroups: [contents, configPaths] };
+  const storeLayers = !includeStore ? [] : options.previous === undefined ? planLayers(closure, planOptions) : planWithPrevious(closure, options.previous, planOptions);
+  const warnings: string[] = [];
+  const total = baseLayers + storeLayers.length + 1;
+  if (exceedsRuntimeLayerLimit(Math.max(total, typeof planOptions.strategy === "string" ? maxLayers : 0))) {
+    warnings.push(`the image may have up to ${Math.max(total, maxLayers)} layers; Docker and containerd refuse more than about ${RUNTIME_LAYER_LIMIT} (overlay mount limits)`);
+  }
   const owner = {
     uid: idOption(options.uid, "uid", BUILD_DEFAULTS.uid),
     gid: idOption(options.gid, "gid", BUILD_DEFAULTS.gid),
@@ -96,29 +153,75 @@ export function planImage(options: BuildOptions): ImagePlan {
   if (!/^[a-z0-9][a-z0-9._\-/:]*$/.test(name) || name.endsWith(":")) {
     throw usage(`name must be a repository name (letters, digits, . _ - / and a registry host:port), got ${JSON.stringify(options.name)}`, "e.g. --name hello or --name registry.example:5000/team/hello");
   }
+  const finalConfig = baseImage === undefined ? config : (mergeBaseConfig(baseImage.config as never, config as never, { inherit: options.inheritConfig ?? false }) as { [key: string]: JsonValue });
   // Like nixpkgs' tag (the hash of the conf derivation): it changes whenever anything that decides
   // the image changes, and only then.
-  const tag = options.tag ?? nixBase32(Buffer.from(sha256Hex(JSON.stringify({ storeLayers, contents, config, created, mtime, architecture, owner, name })), "hex").subarray(0, 20));
+  const decided = { storeLayers, contents, config: finalConfig, created, mtime, architecture, owner, name, baseLayers, extras: extrasKey(options) };
+  const tag = options.tag ?? nixBase32(Buffer.from(sha256Hex(JSON.stringify(decided)), "hex").subarray(0, 20));
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
     throw usage(`tag must be 1-128 letters, digits, _ . or - (not starting with . or -), got ${JSON.stringify(tag)}`, "e.g. --tag latest");
   }
-  return { graph: closure, storeLayers, contents, config, repoTag: `${name}:${tag}`, created, mtime, architecture, owner };
+  return { graph: closure, storeLayers, contents, config: finalConfig, repoTag: `${name}:${tag}`, created, mtime, architecture, owner, baseLayers, warnings };
 }
 
 export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
-  const plan = planImage(options);
-  const fsRoot = options.storeRoot ?? "";
-  checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);
-  const ownership = { ...plan.owner, mtime: plan.mtime.epoch };
-  const graph = plan.graph;
-  const estimate = (paths: readonly string[]): number => paths.reduce((n, p) => n + (graph.paths.get(p)?.narSize ?? 0), 0);
-  const layers: ImageLayer[] = plan.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths, estimate: estimate(paths) }));
-  layers.push({ task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch }, paths: plan.contents });
-  return writeImage(
-    { layers, created: plan.created.iso, architecture: plan.architecture, config: plan.config, repoTags: [plan.repoTag], mtime: plan.mtime.epoch },
-    opts,
-  );
+  const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  try {
+    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as { [key: string]: JsonValue } });
+    for (const message of plan.warnings) opts.onProgress?.({ type: "warning", message });
+    const fsRoot = options.storeRoot ?? "";
+    checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);
+    const extras = await customisationExtras(options, plan, fsRoot, opts.workers);
+    const ownership = { ...plan.owner, mtime: plan.mtime.epoch };
+    const estimate = (paths: readonly string[]): number => paths.reduce((n, p) => n + (plan.graph.paths.get(p)?.narSize ?? 0), 0);
+    const layers: ImageLayer[] = [
+      ...(base?.layers ?? []).map((l) => ({ task: { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) }, paths: [l.name], estimate: l.size })),
+      ...plan.storeLayers.map((paths) => ({ task: { kind: "store" as const, paths, ownership, fsRoot }, paths, estimate: estimate(paths) })),
+    ];
+    layers.push({
+      task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch, extras, chown: options.chown ?? [], chmod: options.chmod ?? [] },
+      paths: plan.contents,
+    });
+    return await writeImage(
+      { layers, created: plan.created.iso, architecture: plan.architecture, config: plan.config, repoTags: [plan.repoTag], mtime: plan.mtime.epoch },
+      opts,
+    );
+  } finally {
+    await base?.cleanup();
+  }
+}
+
+/** What the customisation layer gets besides the symlink join, in order (later ones replace). */
+async function customisationExtras(options: BuildOptions, plan: ImagePlan, fsRoot: string, workers: number): Promise<ExtraEntry[]> {
+  const extras: ExtraEntry[] = [];
+  if (options.fakeNss === true) {
+    const file = (path: string, text: string): ExtraEntry => ({ type: "file", path, mode: 0o644, content: Buffer.from(text) });
+    extras.push(
+      file("etc/passwd", "root:x:0:0:root user:/var/empty:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n"),
+      file("etc/group", "root:x:0:\nnobody:x:65534:\n"),
+      file("etc/nsswitch.conf", "hosts: files dns\n"),
+      { type: "directory", path: "var/empty", mode: 0o555 },
+    );
+  }
+  if (options.nixDb === true) {
+    // nixpkgs registers the closure of the contents only (closureInfo { rootPaths = contents }).
+    const registered = await withNarHashes(closureOf(plan.graph, plan.contents), { fsRoot, workers, verify: options.verifyNar ?? false });
+    for (const f of nixDbFiles(registered, { registrationTime: plan.mtime.epoch, gcRoots: plan.contents, fsRoot })) {
+      extras.push(f.type === "file" ? { type: "file", path: f.path, mode: f.mode, content: f.content }
+        : f.type === "symlink" ? { type: "symlink", path: f.path, target: f.symlinkTarget }
+        : { type: "directory", path: f.path, mode: f.mode });
+    }
+  } else if (options.verifyNar === true) {
+    await withNarHashes(plan.graph, { fsRoot, workers, verify: true });
+  }
+  for (const a of options.add ?? []) extras.push({ type: "copy", path: a.dest, source: a.source });
+  return extras;
+}
+
+/** The parts of the options that change the customisation layer, for the default tag. */
+function extrasKey(o: BuildOptions): unknown {
+  return { add: o.add, chown: o.chown, chmod: o.chmod, fakeNss: o.fakeNss, nixDb: o.nixDb, includeStorePaths: o.includeStorePaths };
 }
 
 /**
@@ -157,3 +260,4 @@ function idOption(value: number | undefined, what: string, fallback: number): nu
   if (!Number.isSafeInteger(v) || v < 0) throw usage(`${what} must be a non-negative integer, got ${value}`, `e.g. --${what} 1000`);
   return v;
 }
+

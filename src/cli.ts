@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { StrataError, toStrataError } from "./errors.js";
 import { HELP, VERSION } from "./cli/help.js";
 import { progressReporter, type ProgressMode } from "./cli/progress.js";
+import { IMAGE_FLAGS } from "./cli/build-args.js";
 import type { ProgressEvent } from "./archive/write-image.js";
 import type { OutputOptions } from "./options.js";
 
@@ -29,22 +30,10 @@ const COMMON: NonNullable<ParseArgsConfig["options"]> = {
 
 const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> = {
   stream: { ...COMMON, "repo-tag": { type: "string", short: "t" }, repo_tag: { type: "string" } },
-  build: {
-    ...COMMON,
-    graph: { type: "string" },
-    contents: { type: "string", multiple: true },
-    name: { type: "string" },
-    tag: { type: "string" },
-    "max-layers": { type: "string" },
-    created: { type: "string" },
-    mtime: { type: "string" },
-    uid: { type: "string" },
-    gid: { type: "string" },
-    uname: { type: "string" },
-    gname: { type: "string" },
-    config: { type: "string" },
-    architecture: { type: "string" },
-  },
+  build: { ...COMMON, ...IMAGE_FLAGS },
+  plan: { ...IMAGE_FLAGS, "store-root": COMMON["store-root"]!, "tmp-dir": COMMON["tmp-dir"]!, compare: { type: "boolean" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  merge: { output: COMMON["output"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  inspect: { ref: { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   demo: { ...COMMON },
 };
 
@@ -93,6 +82,14 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
+    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
+    if (command === "merge") {
+      if (v["output"] === undefined && process.stdout.isTTY) throw ttyError();
+      const { mergeImages } = await import("./source/merge.js");
+      const r = await mergeImages(positionals, str(v["output"]) ?? 1, { ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }), signal: controller.signal });
+      if (v["quiet"] !== true) process.stderr.write(`merged ${r.images.length} images, ${r.layers} distinct layers, ${r.bytes} bytes\n`);
+      return 0;
+    }
     const common = await commonOptions(v, controller.signal, progress.onProgress);
     if (command === "stream") {
       const conf = single(positionals, "CONF.json", "stream");
@@ -101,8 +98,8 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       await streamImage(conf, { ...common, ...(tag === undefined ? {} : { repoTag: tag }), ...storeRoot(v) });
     } else if (command === "build") {
       noPositionals(positionals, "build");
-      const { buildFromArgs } = await import("./cli/build-args.js");
-      await buildFromArgs(v, common);
+      const [{ buildOptionsFromArgs }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);
+      await buildImage({ ...common, ...buildOptionsFromArgs(v) });
     } else {
       noPositionals(positionals, "demo");
       const { runDemo } = await import("./cli/demo.js");
@@ -121,10 +118,7 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
   if (output === undefined && v["format"] === "oci") {
     throw new StrataError("E_USAGE", "--format oci writes a layout directory, not a stream", "give the directory with -o DIR");
   }
-  if (output === undefined && process.stdout.isTTY) {
-    throw new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it",
-      "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
-  }
+  if (output === undefined && process.stdout.isTTY) throw ttyError();
   return {
     output: output ?? 1,
     ...(v["format"] === undefined ? {} : { format: str(v["format"]) as OutputOptions["format"] & string }),
@@ -136,6 +130,32 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
     signal,
     onProgress,
   };
+}
+
+function ttyError(): StrataError {
+  return new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it",
+    "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
+}
+
+/** plan and inspect: reports on stdout, no image written. */
+async function runReport(command: "plan" | "inspect", v: Values, positionals: string[]): Promise<number> {
+  const json = v["json"] === true;
+  if (command === "inspect") {
+    const { inspectImage, formatInspect } = await import("./source/inspect.js");
+    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), v["ref"] === undefined ? {} : { ref: str(v["ref"])! });
+    process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
+    return 0;
+  }
+  const [{ buildOptionsFromArgs }, { runPlan, runCompare }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
+  const root = str(v["store-root"]);
+  if (v["compare"] === true) {
+    const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
+    runCompare(positionals, closure, json, process.stdout);
+    return 0;
+  }
+  noPositionals(positionals, "plan");
+  await runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }) }, json, process.stdout, (m) => process.stderr.write(`strata: warning: ${m}\n`));
+  return 0;
 }
 
 export type CommonCliOptions = OutputOptions & { output: string | number };

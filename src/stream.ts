@@ -9,7 +9,10 @@ import { writeImage } from "./archive/write-formats.js";
 import type { ImageLayer, ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
+import os from "node:os";
 import { StrataError } from "./errors.js";
+import { mergeBaseConfig } from "./source/config-merge.js";
+import { openImage } from "./source/read-image.js";
 import { resolveOutputOptions, type OutputOptions } from "./options.js";
 
 export interface StreamOptions extends OutputOptions {
@@ -22,24 +25,31 @@ export interface StreamOptions extends OutputOptions {
 export async function streamImage(confPath: string, options: StreamOptions = {}): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
   const conf = parseStreamConf(readText(confPath), confPath);
-  if (conf.fromImage !== null) {
-    throw new StrataError("E_UNSUPPORTED", `${confPath} has from_image ${conf.fromImage}: base images are not supported yet`,
-      "build without fromImage for now; base-image support is tracked as its own feature");
-  }
   const fsRoot = options.storeRoot ?? "";
-  // The customisation layer is a store path too in a real conf.json: read it under the store root.
-  const customisation = conf.customisationLayer.startsWith(`${conf.storeDir}/`) ? fsRoot + conf.customisationLayer : conf.customisationLayer;
+  const inStore = (p: string): string => (p.startsWith(`${conf.storeDir}/`) ? fsRoot + p : p);
+  // The customisation layer (and a base image) are store paths too in a real conf.json: read them
+  // under the store root.
+  const customisation = inStore(conf.customisationLayer);
   const ownership = { uid: conf.uid, gid: conf.gid, uname: conf.uname, gname: conf.gname, mtime: conf.mtime.epoch };
-  const layers: ImageLayer[] = conf.storeLayers.map((paths) => ({ task: { kind: "store", paths, ownership, fsRoot }, paths }));
-  layers.push({
-    task: { kind: "file", path: path.join(customisation, "layer.tar"), expectedSha256: readChecksum(customisation) },
-    paths: [conf.customisationLayer],
-  });
+  const expectedSha256 = readChecksum(customisation);
   checkPresent(conf.storeLayers.flat(), fsRoot);
-  return writeImage(
-    { layers, created: conf.created.iso, architecture: conf.architecture, config: conf.config, repoTags: [options.repoTag ?? conf.repoTag], mtime: conf.mtime.epoch },
-    opts,
-  );
+  // nixpkgs copies the base image's layers first and merges its Env (spec §2.6, §2.7); strata
+  // also verifies their diff_ids and reads compressed and OCI bases.
+  const base = conf.fromImage === null ? undefined : await openImage(inStore(conf.fromImage), { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  try {
+    const layers: ImageLayer[] = [
+      ...(base?.layers ?? []).map((l) => ({ task: { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) }, paths: [l.name] })),
+      ...conf.storeLayers.map((paths) => ({ task: { kind: "store" as const, paths, ownership, fsRoot }, paths })),
+      { task: { kind: "file", path: path.join(customisation, "layer.tar"), expectedSha256 }, paths: [conf.customisationLayer] },
+    ];
+    const config = base === undefined ? conf.config : (mergeBaseConfig(base.config.config as never, conf.config as never, { inherit: false }) as typeof conf.config);
+    return await writeImage(
+      { layers, created: conf.created.iso, architecture: conf.architecture, config, repoTags: [options.repoTag ?? conf.repoTag], mtime: conf.mtime.epoch },
+      opts,
+    );
+  } finally {
+    await base?.cleanup();
+  }
 }
 
 function readText(file: string): string {

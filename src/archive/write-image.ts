@@ -43,7 +43,9 @@ export type ProgressEvent =
   | { readonly type: "start"; readonly layers: number }
   | { readonly type: "layer"; readonly index: number; readonly layers: number; readonly diffId: Digest; readonly size: number }
   | { readonly type: "bytes"; readonly bytes: number }
-  | { readonly type: "done"; readonly imageId: Digest; readonly bytes: number };
+  | { readonly type: "done"; readonly imageId: Digest; readonly bytes: number }
+  /** Something the user should know that does not stop the build. */
+  | { readonly type: "warning"; readonly message: string };
 
 export interface WriteOptions {
   readonly workers: number;

@@ -10,7 +10,9 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream 
   onProgress: (e: ProgressEvent) => void;
   close: () => void;
 } {
-  if (mode === "quiet") return { onProgress: () => undefined, close: () => undefined };
+  if (mode === "quiet") {
+    return { onProgress: (e) => void (e.type === "warning" && stream.write(`strata: warning: ${e.message}\n`)), close: () => undefined };
+  }
   if (mode === "json") {
     return { onProgress: (e) => void stream.write(JSON.stringify(e) + "\n"), close: () => undefined };
   }
@@ -32,6 +34,10 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream 
   return {
     onProgress: (e) => {
       switch (e.type) {
+        case "warning":
+          if (tty) stream.write("\r\x1b[K");
+          stream.write(`strata: warning: ${e.message}\n`);
+          break;
         case "start":
           layers = e.layers;
           if (tty) draw(true);

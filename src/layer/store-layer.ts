@@ -30,6 +30,8 @@ export interface LayerEntry {
   readonly pax: Buffer | undefined;
   /** Path to read the content from, for regular files. */
   readonly source: Buffer | undefined;
+  /** The content itself, for regular files made in memory (the customisation layer's extras). */
+  readonly content?: Uint8Array | undefined;
 }
 
 /** The whole content list of a layer and the exact byte size of its tar. */

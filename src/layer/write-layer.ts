@@ -12,8 +12,9 @@ export function writeLayer(layer: LayerContents, out: ChunkedOutput): void {
   const start = out.written;
   for (const entry of layer.entries) {
     out.header(entry.header, entry.pax);
-    if (entry.source !== undefined) {
-      out.file(entry.source, entry.header.size);
+    if (entry.source !== undefined || entry.content !== undefined) {
+      if (entry.content !== undefined) out.bytes(entry.content);
+      else out.file(entry.source!, entry.header.size);
       out.zeros(padded(entry.header.size) - entry.header.size);
     }
   }

@@ -10,7 +10,7 @@ import { asDigest, sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
 import { ChunkedOutput } from "../layer/chunked-output.js";
 import { planStoreLayer, type LayerContents } from "../layer/store-layer.js";
-import { planSymlinkJoin } from "../layer/symlink-join.js";
+import { planCustomisationLayer } from "../layer/customisation-layer.js";
 import { writeLayer } from "../layer/write-layer.js";
 import { LayerChannel } from "./layer-channel.js";
 import type { ChannelSpec, LayerDigest, LayerTask } from "./protocol.js";
@@ -32,7 +32,7 @@ export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDige
     } else {
       source = task.kind === "store"
         ? planStoreLayer({ paths: task.paths, ownership: task.ownership, fsRoot: task.fsRoot })
-        : planSymlinkJoin(task.contents, task.fsRoot, task.mtime);
+        : planCustomisationLayer(task);
       size = source.size;
     }
     // A prebuilt layer's checksum is checked here, so its worker always hashes it.

@@ -27,6 +27,7 @@
  * order with the slots.
  */
 import type { MessagePort } from "node:worker_threads";
+import type { CustomisationSpec } from "../layer/customisation-layer.js";
 import type { LayerOwnership } from "../layer/store-layer.js";
 
 export const CTL_WRITTEN = 0;
@@ -75,11 +76,8 @@ export interface FileLayerTask {
  * The customisation layer strata builds itself: the symlink join of `contents` (nixpkgs'
  * symlinkJoin: real directories, a symlink into the store for every file, first path wins).
  */
-export interface CustomisationLayerTask {
+export interface CustomisationLayerTask extends CustomisationSpec {
   readonly kind: "customisation";
-  readonly contents: readonly string[];
-  readonly fsRoot: string;
-  readonly mtime: number;
 }
 
 export type LayerTask = StoreLayerTask | FileLayerTask | CustomisationLayerTask;

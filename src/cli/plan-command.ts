@@ -1,0 +1,70 @@
+/**
+ * `strata plan`: the layers a build would make, as a table or as JSON in nixpkgs' `store_layers`
+ * form (which `--previous` and conf.json take back); `--compare A.json B.json` reports how much
+ * two plans share.
+ */
+import os from "node:os";
+import { closureOf } from "../closure/closure-of.js";
+import { planImage, readBuildGraph, type BuildOptions } from "../build.js";
+import { StrataError } from "../errors.js";
+import { compareLayerPlans } from "../plan/compare.js";
+import { parseLayerPlan } from "../plan/layer-plan-json.js";
+import { openImage } from "../source/read-image.js";
+import fs from "node:fs";
+
+export async function runPlan(options: BuildOptions, json: boolean, out: NodeJS.WritableStream, warn: (m: string) => void): Promise<void> {
+  const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: options.tmpDir ?? os.tmpdir() });
+  try {
+    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as never });
+    plan.warnings.forEach(warn);
+    if (json) {
+      out.write(JSON.stringify(plan.storeLayers, null, 2) + "\n");
+      return;
+    }
+    const size = (p: string): number => plan.graph.paths.get(p)?.narSize ?? 0;
+    const rows = plan.storeLayers.map((paths, i) => {
+      const closure = closureOf(plan.graph, paths);
+      const closureSize = [...closure.paths.values()].reduce((n, x) => n + x.narSize, 0);
+      return [String(i + 1 + plan.baseLayers), String(paths.length), human(paths.reduce((n, p) => n + size(p), 0)), human(closureSize), names(paths)];
+    });
+    out.write(table(["layer", "paths", "size", "closure", "store paths"], rows));
+    out.write(`${plan.storeLayers.length} store layers${plan.baseLayers > 0 ? ` after ${plan.baseLayers} base layers` : ""}, then the customisation layer; ${plan.repoTag}\n`);
+  } finally {
+    await base?.cleanup();
+  }
+}
+
+export function runCompare(files: readonly string[], options: Pick<BuildOptions, "graph" | "fromStore" | "storeRoot">, json: boolean, out: NodeJS.WritableStream): void {
+  if (files.length !== 2) throw new StrataError("E_USAGE", `--compare takes two plan files, got ${files.length}`, "strata plan --compare A.json B.json --graph GRAPH.json");
+  if (options.graph === undefined && options.fromStore === undefined) {
+    throw new StrataError("E_USAGE", "--compare needs the paths' sizes: give --graph or --from-store", "e.g. strata plan --compare A.json B.json --graph graph.json");
+  }
+  const graph = readBuildGraph(options);
+  const [a, b] = files.map((f) => parseLayerPlan(fs.readFileSync(f, "utf8"), f)) as [ReturnType<typeof parseLayerPlan>, ReturnType<typeof parseLayerPlan>];
+  const r = compareLayerPlans(a, b, (p) => graph.paths.get(p)?.narSize ?? 0);
+  if (json) {
+    out.write(JSON.stringify(r, null, 2) + "\n");
+    return;
+  }
+  const pct = (x: number, of: number): string => (of === 0 ? "-" : `${((100 * x) / of).toFixed(1)}%`);
+  out.write(`${files[0]}: ${r.a.layers} layers, ${human(r.a.bytes)}\n${files[1]}: ${r.b.layers} layers, ${human(r.b.bytes)}\n`);
+  out.write(`shared: ${r.shared.layers} layers, ${human(r.shared.bytes)} (${pct(r.shared.bytes, r.b.bytes)} of the second plan's bytes need not be shipped again)\n`);
+}
+
+function names(paths: readonly string[]): string {
+  const short = paths.map((p) => p.replace(/^.*\/[0-9a-z]{32}-/, ""));
+  const text = short.slice(0, 4).join(" ");
+  return short.length > 4 ? `${text} +${short.length - 4} more` : text;
+}
+
+function human(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e3).toFixed(1)} kB`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : i < 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd() + "\n";
+  return line(head) + rows.map(line).join("");
+}
