@@ -91,7 +91,7 @@ const digestOf = (file: string): string => sha256Hex(fs.readFileSync(file));
 
 describe("strata build", () => {
   it("plans nixpkgs' classic layers: one path per layer, then the rest, within the budget", () => {
-    const plan = planImage(base());
+    const plan = planImage({ ...base(), layering: "popularity" });
     expect(plan.storeLayers.length).toBe(7); // 8 minus the customisation layer
     expect(plan.storeLayers.slice(0, 6).every((l) => l.length === 1)).toBe(true);
     // the closure of the contents: app, big-data, and the libs app reaches through lib11 and lib7

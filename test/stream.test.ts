@@ -108,7 +108,7 @@ describe("strata stream: the nixpkgs drop-in", () => {
   });
 
   it.each([
-    ["from_image set", { from_image: "/nix/store/x-base.tar" }, "E_UNSUPPORTED"],
+    ["a from_image that does not exist", { from_image: "/nix/store/00000000000000000000000000000000-base.tar" }, "E_USAGE"],
     ["a path outside store_dir", { store_layers: [["/usr/lib"]] }, "E_STORE_PATH"],
     ["a store path that does not exist", { store_layers: [["/nix/store/00000000000000000000000000000000-missing"]] }, "E_STORE_PATH"],
     ["store_layers not a list of lists", { store_layers: ["/nix/store/x"] }, "E_CLOSURE_INPUT"],
