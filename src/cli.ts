@@ -28,7 +28,8 @@ const COMMON: NonNullable<ParseArgsConfig["options"]> = {
   help: { type: "boolean", short: "h" },
 };
 
-const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> = {
+/** Every command and the flags it accepts (the --help texts must list exactly these: tested). */
+export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> = {
   stream: { ...COMMON, "repo-tag": { type: "string", short: "t" }, repo_tag: { type: "string" } },
   build: { ...COMMON, ...IMAGE_FLAGS },
   plan: { ...IMAGE_FLAGS, "store-root": COMMON["store-root"]!, "tmp-dir": COMMON["tmp-dir"]!, compare: { type: "boolean" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },

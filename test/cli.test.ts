@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "../src/build.js";
+import { COMMANDS } from "../src/cli.js";
 import { makeFixtureStore, storePathOf, type FixtureStore } from "./helpers/fixture-store.js";
 import { requireTool } from "./helpers/interop.js";
 
@@ -63,10 +64,14 @@ describe("strata CLI", () => {
     const main = strata(["--help"]);
     expect(main.code).toBe(0);
     expect(main.stdout.toString()).toMatch(/strata stream CONF\.json/);
-    for (const cmd of ["stream", "build", "demo"]) {
+    for (const cmd of Object.keys(COMMANDS)) {
       const help = strata([cmd, "--help"]).stdout.toString();
-      const flags = [...help.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
-      expect(flags.length).toBeGreaterThan(5);
+      const flags = [...help.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)(?:[ ,=]|$)/gm)].map((m) => m[1]!);
+      expect(flags.length).toBeGreaterThan(3);
+      // and every flag the command accepts is listed (nixpkgs' --repo_tag spelling is an alias)
+      for (const flag of Object.keys(COMMANDS[cmd]!).filter((f) => f !== "repo_tag")) {
+        expect(help, `${cmd} --help lists --${flag}`).toMatch(new RegExp(`--${flag}\\b`));
+      }
       for (const flag of flags) {
         const r = strata([cmd, flag, "--help"]);
         expect(r.stderr, `${cmd} ${flag}`).not.toMatch(/Unknown option/);

@@ -36,6 +36,49 @@ const OUTPUT = `Output:
   -h, --help             this help
 `;
 
+const IMAGE = `
+Closure:
+  --graph FILE           references graph: an exportReferencesGraph list, or the output of
+                         \`nix path-info --json --recursive\` (list or object form)
+  --from-store PATH      read the closure of PATH from this machine's Nix database instead
+                         (repeatable; under --store-root if given); default contents: these paths
+  --contents PATH        a store path whose files appear at the image root (repeatable)
+  --include-store-paths=false
+                         no store layers at all (nixpkgs' includeStorePaths = false)
+
+Layers:
+  --max-layers N         layer budget, base and customisation layers included (default: 100);
+                         a warning above 125, which runtimes refuse
+  --layering STRATEGY    auto (default: nixpkgs' auto-layer), popularity (the classic split), or
+                         FILE.json: a layeringPipeline as nixpkgs users write it
+  --previous PLAN.json   keep the layers of a previous plan (strata plan --json) where they fit
+  --from IMAGE           base image (docker-archive, OCI layout or oci-archive, compressed or
+                         not): its layers go first, its diff_ids are verified, its Env merges
+  --inherit-config       with --from: also keep its Cmd, Entrypoint, WorkingDir, User, Labels,
+                         ExposedPorts, Volumes unless --config sets them
+
+Image:
+  --name NAME            repository name (default: strata-image; lowercased as nixpkgs does)
+  --tag TAG              tag (default: a hash of everything that decides the image)
+  --config FILE          image config JSON (Cmd, Env, Entrypoint, ...)
+  --architecture ARCH    config architecture (default: amd64)
+  --created TIME         image creation time: ISO 8601, seconds since the epoch, or "now"
+                         (default: 1970-01-01T00:00:01Z)
+  --mtime TIME           mtime of every file in the layers (default: 1970-01-01T00:00:01Z)
+  --uid N, --gid N       owner of every file in the store layers (default: 0)
+  --uname S, --gname S   owner names (default: root)
+
+Customisation layer (instead of extraCommands/fakeRootCommands):
+  --add SRC:DEST         copy a host file or directory to DEST (repeatable)
+  --chown PATH:UID:GID   owner of PATH in the layer (repeatable)
+  --chmod PATH:MODE      octal mode of PATH in the layer (repeatable)
+  --fake-nss             root and nobody in /etc/passwd and /etc/group, /etc/nsswitch.conf,
+                         /var/empty (nixpkgs' fakeNss)
+  --nix-db               a Nix database of the contents' closure, registration times reset to
+                         --mtime, gcroots for the contents (nixpkgs' includeNixDB)
+  --verify-nar           compute every NAR hash from the files and check the graph's
+`;
+
 export const HELP = {
   main: `strata: build layered container images from a Nix store closure, in parallel.
 
@@ -43,6 +86,9 @@ Usage:
   strata stream CONF.json [-t NAME:TAG] [-o FILE]   drop-in for nixpkgs' streamLayeredImage script
   strata build --graph GRAPH.json --contents PATH... [options]
                                                     build an image from a closure
+  strata plan --graph GRAPH.json --contents PATH... print the layers a build would make
+  strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
+  strata inspect IMAGE                              layers, digests and store paths of an image
   strata demo [-o FILE]                             build an image from a small generated closure
   strata --version
 
@@ -55,35 +101,57 @@ Run \`strata COMMAND --help\` for a command's options. Errors print a code and a
 Reads the conf.json that nixpkgs' dockerTools.streamLayeredImage generates (the stream's
 \`conf\` attribute) and writes the same docker-archive its stream script writes: store layers
 byte-identical to nixpkgs' (same diff_ids, so images share layers), the prebuilt customisation
-layer copied in after checking its checksum, the same image config. Layers are built in parallel
-and the store is read once.
+layer copied in after checking its checksum, a from_image base image's layers first (their
+diff_ids verified; gzip, zstd and OCI bases too), the same image config. Layers are built in
+parallel and the store is read once.
 
   -t, --repo-tag NAME:TAG
                          replace conf.json's repo_tag in manifest.json (also --repo_tag)
 ${OUTPUT}`,
-  build: `Usage: strata build --graph GRAPH.json --contents PATH... [options]
+  build: `Usage: strata build (--graph GRAPH.json | --from-store PATH...) [--contents PATH...] [options]
 
 Builds a layered image from a closure, as nixpkgs' buildLayeredImage does: the store paths of the
-closure of --contents (and of store paths named in --config) go into store layers, grouped by
-popularity under the layer budget; a customisation layer holds the symlink join of --contents.
+closure of --contents (and of store paths named in --config) go into store layers, grouped under
+the layer budget (auto-layer by default, as nixpkgs now); a base image's layers go first; a
+customisation layer holds the symlink join of --contents and the extras below.
+${IMAGE}${OUTPUT}`,
+  plan: `Usage: strata plan (--graph GRAPH.json | --from-store PATH...) [--contents PATH...] [options]
+       strata plan --compare A.json B.json (--graph GRAPH.json | --from-store PATH...)
 
-Closure:
-  --graph FILE           references graph: an exportReferencesGraph list, or the output of
-                         \`nix path-info --json --recursive\` (list or object form)
-  --contents PATH        a store path whose files appear at the image root (repeatable)
+Prints the layers \`strata build\` would make with the same inputs: a table (layer, paths, layer
+size, closure size), or with --json the list of lists of store paths nixpkgs' conf.json calls
+store_layers (what --previous takes back). --compare reports how many layers and bytes two plans
+share: what a new image version need not ship again.
 
-Image:
-  --name NAME            repository name (default: strata-image; lowercased as nixpkgs does)
-  --tag TAG              tag (default: a hash of everything that decides the image)
-  --max-layers N         layer budget, the customisation layer included (default: 100)
-  --config FILE          image config JSON (Cmd, Env, Entrypoint, ...)
-  --architecture ARCH    config architecture (default: amd64)
-  --created TIME         image creation time: ISO 8601, seconds since the epoch, or "now"
-                         (default: 1970-01-01T00:00:01Z)
-  --mtime TIME           mtime of every file in the store layers (default: as --created's default)
-  --uid N, --gid N       owner of every file in the store layers (default: 0)
-  --uname S, --gname S   owner names (default: root)
-${OUTPUT}`,
+  --json                 JSON on stdout
+  --compare              compare the two plan files given as arguments
+  --store-root DIR       read store paths under DIR
+  --tmp-dir DIR          where a --from base image is unpacked
+  --debug                print stack traces with errors
+  -h, --help             this help
+${IMAGE}`,
+  merge: `Usage: strata merge IMAGE... [-o FILE]
+
+Merges docker-archives (plain, gzip or zstd) into one that loads every image, as nixpkgs'
+mergeImages does: layers shared between images are stored once, layer bytes (and the owners in
+them) and configs are kept as they are.
+
+  -o, --output FILE      write to FILE (temp name, renamed when complete); default: stdout
+  --tmp-dir DIR          where the inputs are unpacked (default: $TMPDIR or /tmp)
+  -q, --quiet            no summary on stderr
+  --debug                print stack traces with errors
+  -h, --help             this help
+`,
+  inspect: `Usage: strata inspect IMAGE [--json] [--ref REF]
+
+Shows an image (docker-archive plain/gz/zstd, OCI layout directory or oci-archive): tags, config,
+and each layer's diff_id, digest, sizes and the store paths it holds.
+
+  --json                 JSON on stdout
+  --ref REF              which image of a multi-image input (a tag or OCI ref name)
+  --debug                print stack traces with errors
+  -h, --help             this help
+`,
   demo: `Usage: strata demo [options]
 
 Generates a small closure in a temp dir, builds an image from it with strata build, and prints
