@@ -4,9 +4,8 @@
  * any layer task starts, and a hashing task never waits on anything but the disk.
  */
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
+import { workerFile } from "./worker-file.js";
 import { StrataError, toStrataError } from "../errors.js";
 import type { NarInfo } from "../nixdb/nar.js";
 
@@ -85,13 +84,3 @@ function checkArgs(storePath: string, fsRoot: string): void {
   }
 }
 
-/**
- * The built worker file (as in pool.ts): workers must be plain JavaScript on Node 20, so they
- * always come from dist/, also when the library itself runs from sources under vitest.
- */
-function workerFile(name: string): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const inDist = here.split(path.sep).includes("dist");
-  const root = inDist ? path.resolve(here, "../..") : path.resolve(here, "../../dist");
-  return path.join(root, "workers", `${name}.js`);
-}

@@ -4,10 +4,9 @@
  * compression task to run: on a shared pool of one thread that would deadlock. The OS shares the
  * cores between the two; each pool has `workers` threads.
  */
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { workerFile } from "./worker-file.js";
 import type { Codec } from "../archive/codecs.js";
 import { LayerStream } from "./layer-stream.js";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
@@ -58,16 +57,4 @@ export class WorkerPool {
   async destroy(): Promise<void> {
     await Promise.all([this.layers.destroy(), this.compressPool?.destroy()]);
   }
-}
-
-/**
- * The built worker file. Workers must be plain JavaScript on Node 20, so they always come from
- * dist/ (built by `npm ci` through `prepare`), also when the library itself runs from sources
- * under vitest.
- */
-function workerFile(name: string): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const inDist = here.split(path.sep).includes("dist");
-  const root = inDist ? path.resolve(here, "../..") : path.resolve(here, "../../dist");
-  return path.join(root, "workers", `${name}.js`);
 }
