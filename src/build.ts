@@ -122,7 +122,14 @@ export function readBuildGraph(options: Pick<BuildOptions, "graph" | "fromStore"
   return typeof options.graph === "string" ? readClosure(options.graph) : options.graph;
 }
 
-export function planImage(options: BuildOptions, baseImage?: { readonly layers: number; readonly config?: { readonly [key: string]: JsonValue } }): ImagePlan {
+/** What planning needs of a base image: its layer count (the budget), config (merged) and ID (the tag). */
+export interface BaseImageInfo {
+  readonly layers: number;
+  readonly config?: { readonly [key: string]: JsonValue };
+  readonly imageId?: string;
+}
+
+export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): ImagePlan {
   const graph = readBuildGraph(options);
   const contents = [...(options.contents ?? options.fromStore ?? [])];
   const config = sortKeys(options.config ?? {}) as { [key: string]: JsonValue };
@@ -156,7 +163,7 @@ export function planImage(options: BuildOptions, baseImage?: { readonly layers: 
   const finalConfig = baseImage === undefined ? config : (mergeBaseConfig(baseImage.config as never, config as never, { inherit: options.inheritConfig ?? false }) as { [key: string]: JsonValue });
   // Like nixpkgs' tag (the hash of the conf derivation): it changes whenever anything that decides
   // the image changes, and only then.
-  const decided = { storeLayers, contents, config: finalConfig, created, mtime, architecture, owner, name, baseLayers, extras: extrasKey(options) };
+  const decided = { storeLayers, contents, config: finalConfig, created, mtime, architecture, owner, name, base: baseImage?.imageId ?? null, extras: extrasKey(options) };
   const tag = options.tag ?? nixBase32(Buffer.from(sha256Hex(JSON.stringify(decided)), "hex").subarray(0, 20));
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
     throw usage(`tag must be 1-128 letters, digits, _ . or - (not starting with . or -), got ${JSON.stringify(tag)}`, "e.g. --tag latest");
@@ -168,7 +175,7 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
   const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
-    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as { [key: string]: JsonValue } });
+    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as { [key: string]: JsonValue }, imageId: base.imageId });
     for (const message of plan.warnings) opts.onProgress?.({ type: "warning", message });
     const fsRoot = options.storeRoot ?? "";
     checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);

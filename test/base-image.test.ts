@@ -235,12 +235,9 @@ describe("repeated layers", () => {
 });
 
 describe("the default tag", () => {
-  // KNOWN BUG (reported, not fixed here): planImage's default tag hashes `baseLayers` (the base's
-  // layer count) but not which base it is, so two different bases with as many layers and the
-  // same config give two different images the same name:tag, and loading the second silently
-  // retags. nixpkgs' tag is the hash of the conf derivation, which includes fromImage. `it.fails`
-  // keeps the suite green while the bug stands; when it is fixed this test fails: make it `it`.
-  it.fails("differs for two different base images with as many layers", async () => {
+  // The default tag hashes which base image it is (its image ID), as nixpkgs' tag is the hash of
+  // the conf derivation, which includes fromImage: two different bases never give one name:tag.
+  it("differs for two different base images with as many layers", async () => {
     const build = async (contents: string, label: string): Promise<{ base: ImageResult; child: ImageResult }> => {
       const baseFile = path.join(dir, `tag-base-${label}.tar`);
       const base = await buildImage({ ...common(), contents: [store.pathOf(contents)], maxLayers: 2, name: "tag-base", tag: label, output: baseFile });

@@ -43,8 +43,12 @@ export function mergeBaseConfig(
       else if (isObject(own)) out[key] = sortedObject({ ...b, ...own });
     }
     // Keys new to the config come after its own, in the base's order.
+    // As Docker does: an image that sets its own Entrypoint does not inherit the base's Cmd (it
+    // would become arguments to an entrypoint it was never written for).
+    const resetsCmd = config["Entrypoint"] !== undefined;
     for (const key of Object.keys(base)) {
       const inheritable = (INHERITED as readonly string[]).includes(key) || (MERGED as readonly string[]).includes(key);
+      if (key === "Cmd" && resetsCmd) continue;
       if (inheritable && !(key in out) && base[key] !== undefined) out[key] = base[key]!;
     }
   }

@@ -115,3 +115,10 @@ describe("mergeBaseConfig with inherit", () => {
     expect(mergeBaseConfig(null, { Cmd: ["x"] }, { inherit: true })).toEqual({ Cmd: ["x"] });
   });
 });
+
+describe("mergeBaseConfig with inherit: Entrypoint resets Cmd", () => {
+  it("does not carry the base's Cmd over to an image with its own Entrypoint", () => {
+    const merged = mergeBaseConfig({ Cmd: ["nginx", "-g", "daemon off;"], WorkingDir: "/srv" }, { Entrypoint: ["/bin/app"] }, { inherit: true });
+    expect(merged).toEqual({ Entrypoint: ["/bin/app"], WorkingDir: "/srv" });
+  });
+});
