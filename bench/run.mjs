@@ -427,6 +427,8 @@ async function main() {
     add({ id: "floor-sha", short: "tar|sha", label: "floor: tar -cf - PATHS | openssl dgst -sha256", stages: [tarCmd(c), "openssl dgst -sha256"], sink: " > /dev/null", warmBody: `${tarCmd(c)} | wc -c`, cwd: c.storeRoot, kind: "floor" });
     if (compressed) {
       add({ id: "zstd", short: "zstd", label: "strata --compress zstd > /dev/null", stages: [strataCmd(c, N, " --compress zstd")], sink: " > /dev/null", strataStage: 0, workers: N, kind: "strata", heavy: false });
+      // OCI with zstd layers (issue 6): every layer compressed in blocks on the workers, as an archive.
+      add({ id: "oci-zstd", short: "oci-zstd", label: "strata --format oci-archive --layer-compress zstd > /dev/null", stages: [strataCmd(c, N, " --format oci-archive --layer-compress zstd")], sink: " > /dev/null", strataStage: 0, workers: N, kind: "strata", heavy: false });
       add({ id: "floor-zstd", short: "tar|zstd", label: `floor: tar | zstd -3 -T${cores}`, stages: [tarCmd(c), `zstd -3 -T${cores} -q`], sink: " > /dev/null", cwd: c.storeRoot, kind: "floor" });
       // The slow pair: no warm-up run; the output goes to a tmpfs file (sized, then removed).
       const gzOut = path.join(workDir, `${prefix}out.tar.gz`);
@@ -601,7 +603,7 @@ function computeDerived(r, cores, N) {
     return c.kind === "floor" ? cl.tarBytes : cl.archiveBytes;
   };
   const floorOf = {
-    "none-pipe": "floor-sha", "none-null": "floor-sha", "none-file": "floor-sha", zstd: "floor-zstd", gz: "floor-pigz",
+    "none-pipe": "floor-sha", "none-null": "floor-sha", "none-file": "floor-sha", zstd: "floor-zstd", "oci-zstd": "floor-zstd", gz: "floor-pigz",
     "small-none-pipe": "small-floor-sha", "small-none-null": "small-floor-sha", "cold-none-null": "cold-floor-sha",
   };
   for (const [id, c] of Object.entries(cs)) {
@@ -639,6 +641,7 @@ function computeDerived(r, cores, N) {
   goal("uncompressed to a pipe vs tar | openssl dgst -sha256", "ratio <= 1.0", ratio("none-pipe"), ratio("none-pipe") <= 1.0);
   goal("uncompressed to a file (-o) vs the same floor", "ratio <= 0.9", ratio("none-file"), ratio("none-file") <= 0.9);
   goal(`zstd vs tar | zstd -3 -T${cores}`, "ratio <= 1.1", ratio("zstd"), ratio("zstd") <= 1.1);
+  goal(`OCI zstd layers vs tar | zstd -3 -T${cores}`, "ratio <= 1.1", ratio("oci-zstd"), ratio("oci-zstd") <= 1.1);
   goal(`gzip vs tar | pigz -p${cores}`, "ratio <= 1.1", ratio("gz"), ratio("gz") <= 1.1);
   goal("peak RSS (every strata run on tmpfs)", "< 300 MB", maxRss / MB, maxRss < 300 * MB, Object.fromEntries(Object.entries(cs).filter(([, c]) => c.kind === "strata" && c.peakRssBytes !== null).map(([id, c]) => [id, Math.round(c.peakRssBytes / MB)])));
   if (cs["big-none-null"] !== undefined) {
