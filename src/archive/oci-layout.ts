@@ -265,6 +265,6 @@ function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (err) {
-    throw new StrataError("E_CLOSURE_INPUT", `cannot read the existing layout's ${what} (${file}): ${(err as Error).message}`, "fix or remove the layout directory", { cause: err });
+    throw new StrataError("E_WRITE", `cannot update the OCI layout: its ${what} (${file}) is unreadable: ${(err as Error).message}`, "fix or remove the layout directory, or write to a new one", { cause: err });
   }
 }

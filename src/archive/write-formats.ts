@@ -29,7 +29,7 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
   const ociOpts = { workers: opts.workers, layerCompress: opts.layerCompress, level: opts.layerLevel, signal: opts.signal, onProgress: opts.onProgress };
   if (opts.format === "oci") {
     const result = await writeOciLayout(spec, opts.output as string, ociOpts);
-    return { imageId: result.imageId, layers: result.layers, repoTags: result.repoTags, bytes: result.layers.reduce((n, l) => n + l.blob.size, 0) };
+    return { imageId: result.imageId, layers: result.layers, manifest: result.manifest, repoTags: result.repoTags, bytes: result.layers.reduce((n, l) => n + l.blob.size, 0) };
   }
   const tmp = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), "strata-layout-"));
   try {
@@ -37,7 +37,7 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
     const sink = await openSink(opts.output);
     const bytes = await tarToSink(tmp, sink, spec.mtime, opts, opts.format === "docker" ? result : undefined);
     opts.onProgress?.({ type: "done", imageId: result.imageId, bytes });
-    return { imageId: result.imageId, layers: result.layers, repoTags: result.repoTags, bytes };
+    return { imageId: result.imageId, layers: result.layers, manifest: result.manifest, repoTags: result.repoTags, bytes };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

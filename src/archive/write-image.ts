@@ -12,6 +12,7 @@ import { toStrataError } from "../errors.js";
 import { WorkerPool } from "../pool/pool.js";
 import type { LayerDigest, LayerTask } from "../pool/protocol.js";
 import type { ByteOutput, Sink } from "./byte-output.js";
+import type { Descriptor } from "./oci-layout.js";
 import type { Codec } from "./codecs.js";
 import { CompressStage } from "./compress-stage.js";
 import { DockerArchiveWriter, layerMemberName } from "./docker-archive.js";
@@ -59,8 +60,13 @@ export interface WriteOptions {
 export interface ImageResult {
   /** sha256 of the image config: the image ID docker shows. */
   readonly imageId: Digest;
-  /** Per layer, bottom first: diff_id, size, and the store paths it holds. */
-  readonly layers: readonly (LayerDigest & { readonly paths: readonly string[] })[];
+  /**
+   * Per layer, bottom first: diff_id and size of the uncompressed tar, the store paths it holds,
+   * and for the OCI formats the stored blob (digest, size and media type; compressed or not).
+   */
+  readonly layers: readonly (LayerDigest & { readonly paths: readonly string[]; readonly blob?: Descriptor })[];
+  /** The OCI manifest, for the OCI formats. */
+  readonly manifest?: Descriptor;
   readonly repoTags: readonly string[];
   /** Bytes written to the sink (compressed size when compressing). */
   readonly bytes: number;
