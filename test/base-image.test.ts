@@ -19,6 +19,7 @@ import type { ImageResult } from "../src/archive/write-image.js";
 import { buildImage, type BuildOptions } from "../src/build.js";
 import { makeFixtureStore, removeTree, type FixtureStore } from "./helpers/fixture-store.js";
 import { readTar, requireTool, validateArchive, type DockerArchive, type ImageConfigJson } from "./helpers/interop.js";
+import { podmanSandbox, type PodmanSandbox } from "./helpers/podman.js";
 
 const CLI = path.join(import.meta.dirname, "../bin/strata.js");
 
@@ -78,25 +79,19 @@ async function repack(members: readonly { header: TarHeaders; data: Buffer }[]):
   return Buffer.concat(chunks);
 }
 
-// podman as /work/shared/interop.md runs it: vfs storage in a private root, runc, a containers.conf
-// without default ulimits and with cgroupfs. The image's static busybox makes it runnable.
+// podman as /work/shared/interop.md runs it (test/helpers/podman.ts); the image's static busybox
+// makes it runnable.
 const haveRunner = requireTool("podman") && requireTool("runc") && requireTool("busybox");
-let podmanTmp: string | undefined;
-let podmanEnv: NodeJS.ProcessEnv;
+let sandbox: PodmanSandbox | undefined;
 
 function podman(args: string[]): string {
-  if (podmanTmp === undefined) {
-    podmanTmp = fs.mkdtempSync(path.join(os.tmpdir(), "strata-base-podman-"));
-    const conf = path.join(podmanTmp, "containers.conf");
-    fs.writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-    podmanEnv = { ...process.env, CONTAINERS_CONF: conf };
-  }
-  const base = ["--storage-driver", "vfs", "--root", path.join(podmanTmp, "storage"), "--runroot", path.join(podmanTmp, "run")];
-  return execFileSync("podman", [...base, ...args], { env: podmanEnv, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "pipe"] });
+  sandbox ??= podmanSandbox("strata-base-podman-");
+  return sandbox.podman(args);
 }
 
 function podmanRun(image: string, cmd: string[]): string {
-  return podman(["--runtime", "runc", "run", "--rm", "--network", "none", image, ...cmd]);
+  sandbox ??= podmanSandbox("strata-base-podman-");
+  return sandbox.run(image, cmd);
 }
 
 beforeAll(async () => {
@@ -131,7 +126,7 @@ afterAll(() => {
   store?.cleanup();
   if (dir !== undefined) removeTree(dir);
   // vfs copies the images' read-only store directories: removeTree makes them writable first.
-  if (podmanTmp !== undefined) removeTree(podmanTmp);
+  sandbox?.cleanup();
 });
 
 describe("layered on top of layered (nixpkgs' layered-on-top-layered)", () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "../src/build.js";
 import { sha256Hex } from "../src/digest.js";
 import { requireTool, validateArchive } from "./helpers/interop.js";
+import { podmanSandbox } from "./helpers/podman.js";
 import { lines, makeRealStore, nixEnv, type RealStore } from "./nixdb/real-store.js";
 
 const haveNix = requireTool("nix-store") && requireTool("nix-build");
@@ -85,19 +86,12 @@ describe.skipIf(!haveNix)("an image from a real Nix store", () => {
       fromStore: [store.out.busybox, store.out.app], storeRoot: store.root, nixDb: true, output: image, name: "realstore", tag: "v1",
       config: { Cmd: ["/bin/sh", "-c", "echo hello from a real store"] },
     });
-    const t = fs.mkdtempSync(path.join(os.tmpdir(), "strata-podman-"));
+    const sandbox = podmanSandbox();
     try {
-      fs.writeFileSync(path.join(t, "containers.conf"), '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-      const env = { ...process.env, CONTAINERS_CONF: path.join(t, "containers.conf") };
-      const podman = (...args: string[]) => spawnSync("podman", ["--storage-driver", "vfs", "--root", path.join(t, "storage"), "--runroot", path.join(t, "run"), ...args], { env, encoding: "utf8", timeout: 120_000 });
-      const load = podman("load", "-i", image);
-      expect(load.status, load.stderr).toBe(0);
-      const run = podman("--runtime", "runc", "run", "--rm", "--network", "none", "localhost/realstore:v1");
-      expect(run.status, run.stderr).toBe(0);
-      expect(run.stdout.trim()).toBe("hello from a real store");
+      sandbox.podman(["load", "-i", image]);
+      expect(sandbox.run("localhost/realstore:v1").trim()).toBe("hello from a real store");
     } finally {
-      spawnSync("podman", ["--storage-driver", "vfs", "--root", path.join(t, "storage"), "--runroot", path.join(t, "run"), "system", "reset", "-f"], { timeout: 60_000 });
-      fs.rmSync(t, { recursive: true, force: true });
+      sandbox.cleanup();
     }
   }, 300_000);
 });

@@ -4,14 +4,14 @@
  * Recipe from /work/shared/interop.md: vfs storage, a private --root/--runroot, the runc runtime,
  * and a containers.conf without default ulimits and with cgroupfs.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "../../src/build.js";
-import { makeFixtureStore, removeTree, type FixtureStore } from "../helpers/fixture-store.js";
+import { podmanSandbox, type PodmanSandbox } from "../helpers/podman.js";
+import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 import { requireTool, validateArchive } from "../helpers/interop.js";
 
 // busybox: the fixture copies /bin/busybox, which Debian's busybox-static installs (statically linked).
@@ -24,34 +24,24 @@ const CMD = ["/bin/sh", "-c", "echo hello-from-strata"];
 describe.skipIf(!haveTools)("podman loads and runs strata images", () => {
   let store: FixtureStore;
   let tmp: string;
-  let env: NodeJS.ProcessEnv;
-  let podmanBase: string[];
+  let sandbox: PodmanSandbox;
 
   beforeAll(() => {
     store = makeFixtureStore([
       { name: "greeting-1.0", entries: [{ kind: "file", path: "share/greeting", content: "hello from the store\n" }] },
       { name: "busybox-static-1.36", references: ["greeting-1.0"], entries: [{ kind: "busybox" }, { kind: "file", path: "etc/motd", content: "motd\n" }] },
     ]);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "strata-interop-podman-"));
-    const conf = path.join(tmp, "containers.conf");
-    fs.writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-    env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanBase = ["--storage-driver", "vfs", "--root", path.join(tmp, "storage"), "--runroot", path.join(tmp, "run")];
+    sandbox = podmanSandbox("strata-interop-podman-");
+    tmp = sandbox.dir;
   });
 
   afterAll(() => {
     store?.cleanup();
-    // vfs copies the image's read-only store directories: removeTree makes them writable first.
-    if (tmp !== undefined) removeTree(tmp);
+    sandbox?.cleanup();
   });
 
-  function podman(args: string[], input?: Buffer): string {
-    return execFileSync("podman", [...podmanBase, ...args], { env, input, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20, stdio: ["pipe", "pipe", "pipe"] });
-  }
-
-  function podmanRun(image: string, cmd: string[] = []): string {
-    return podman(["--runtime", "runc", "run", "--rm", "--network", "none", image, ...cmd]);
-  }
+  const podman = (args: string[], input?: Buffer): string => sandbox.podman(args, input);
+  const podmanRun = (image: string, cmd: string[] = []): string => sandbox.run(image, cmd);
 
   it("podman load -i, then run a command and the image's default Cmd", async () => {
     const busybox = store.pathOf("busybox-static-1.36");
@@ -99,7 +89,7 @@ describe.skipIf(!haveTools)("podman loads and runs strata images", () => {
       STRATA_CLI, "build", "--graph", store.graphFile, "--contents", busybox, "--config", configFile,
       "--store-root", store.root, "--name", "strata-streamed", "--tag", "s1", "--quiet", "-j", "2",
     ], { stdio: ["ignore", "pipe", "pipe"] });
-    const load = spawn("podman", [...podmanBase, "load"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const load = spawn("podman", [...sandbox.flags, "load"], { env: sandbox.env, stdio: ["pipe", "pipe", "pipe"] });
     // The same bytes go to podman and to a file, which is re-validated below.
     const file = fs.createWriteStream(copy);
     strata.stdout.pipe(load.stdin);
@@ -145,7 +135,7 @@ describe.skipIf(!haveTools)("podman loads and runs strata images", () => {
     });
     await validateArchive(file, result);
     const whole = fs.readFileSync(file);
-    const r = spawnSync("podman", [...podmanBase, "load"], { env, input: whole.subarray(0, Math.floor(whole.length / 2)), encoding: "utf8", timeout: 300_000 });
+    const r = spawnSync("podman", [...sandbox.flags, "load"], { env: sandbox.env, input: whole.subarray(0, Math.floor(whole.length / 2)), encoding: "utf8", timeout: 300_000 });
     expect(r.status).not.toBe(0);
     expect(podman(["images", "--format", "{{.Repository}}:{{.Tag}}"])).not.toContain("strata-truncated");
   });
