@@ -160,7 +160,7 @@ export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): Ima
   if (!/^[a-z0-9][a-z0-9._\-/:]*$/.test(name) || name.endsWith(":")) {
     throw usage(`name must be a repository name (letters, digits, . _ - / and a registry host:port), got ${JSON.stringify(options.name)}`, "e.g. --name hello or --name registry.example:5000/team/hello");
   }
-  const finalConfig = baseImage === undefined ? config : (mergeBaseConfig(baseImage.config as never, config as never, { inherit: options.inheritConfig ?? false }) as { [key: string]: JsonValue });
+  const finalConfig = baseImage === undefined ? config : mergeBaseConfig(baseImage.config, config, { inherit: options.inheritConfig ?? false });
   // Like nixpkgs' tag (the hash of the conf derivation): it changes whenever anything that decides
   // the image changes, and only then.
   const decided = { storeLayers, contents, config: finalConfig, created, mtime, architecture, owner, name, base: baseImage?.imageId ?? null, extras: extrasKey(options) };
@@ -175,7 +175,7 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
   const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
-    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as { [key: string]: JsonValue }, imageId: base.imageId });
+    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId });
     for (const message of plan.warnings) opts.onProgress?.({ type: "warning", message });
     const fsRoot = options.storeRoot ?? "";
     checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);

@@ -4,12 +4,12 @@
  * prebuilt customisation layer in after checking its checksum, and writes the docker-archive.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { writeImage } from "./archive/write-formats.js";
 import type { ImageLayer, ImageResult } from "./archive/write-image.js";
 import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
-import os from "node:os";
 import { StrataError } from "./errors.js";
 import { mergeBaseConfig } from "./source/config-merge.js";
 import { openImage } from "./source/read-image.js";
@@ -42,7 +42,7 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
       ...conf.storeLayers.map((paths) => ({ task: { kind: "store" as const, paths, ownership, fsRoot }, paths })),
       { task: { kind: "file", path: path.join(customisation, "layer.tar"), expectedSha256 }, paths: [conf.customisationLayer] },
     ];
-    const config = base === undefined ? conf.config : (mergeBaseConfig(base.config.config as never, conf.config as never, { inherit: false }) as typeof conf.config);
+    const config = base === undefined ? conf.config : mergeBaseConfig(base.config.config, conf.config, { inherit: false });
     return await writeImage(
       { layers, created: conf.created.iso, architecture: conf.architecture, config, repoTags: [options.repoTag ?? conf.repoTag], mtime: conf.mtime.epoch },
       opts,

@@ -15,7 +15,7 @@ import fs from "node:fs";
 export async function runPlan(options: BuildOptions, json: boolean, out: NodeJS.WritableStream, warn: (m: string) => void): Promise<void> {
   const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: options.tmpDir ?? os.tmpdir() });
   try {
-    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: (base.config.config ?? {}) as never, imageId: base.imageId });
+    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId });
     plan.warnings.forEach(warn);
     if (json) {
       out.write(JSON.stringify(plan.storeLayers, null, 2) + "\n");
