@@ -29,6 +29,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+// strata's own encoder, from the build (npm ci and npm run bench build dist/).
+import { nixBase32 } from "../dist/src/nix-base32.js";
 
 const MiB = 1024 * 1024;
 /** mtime Nix gives everything in the store. */
@@ -288,19 +290,6 @@ const ELF_HEADER = Buffer.from(
 // ---------------------------------------------------------------------------------------------
 // Store path names and hashes
 
-const NIX32 = "0123456789abcdfghijklmnpqrsvwxyz";
-function nixBase32(bytes) {
-  const len = Math.ceil((bytes.length * 8) / 5);
-  let out = "";
-  for (let n = len - 1; n >= 0; n--) {
-    const b = n * 5;
-    const i = Math.floor(b / 8);
-    const j = b % 8;
-    const c = (bytes[i] >> j) | (i + 1 < bytes.length ? bytes[i + 1] << (8 - j) : 0);
-    out += NIX32[c & 0x1f];
-  }
-  return out;
-}
 
 const POPULAR = ["glibc-2.39-52", "gcc-13.3.0-lib", "zlib-1.3.1", "openssl-3.0.14", "bash-5.2p32", "ncurses-6.4.20221231", "xz-5.6.2", "libffi-3.4.6", "bzip2-1.0.8", "readline-8.2p13", "coreutils-9.5", "sqlite-3.46.0", "expat-2.6.2", "libxml2-2.13.3", "gmp-with-cxx-6.3.0", "pcre2-10.44", "attr-2.5.2", "acl-2.3.2", "libunistring-1.2", "libidn2-2.3.7"];
 const OUTPUTS = ["", "", "", "-lib", "-bin", "-dev", "-man", "-doc", "-out"];
