@@ -406,6 +406,8 @@ async function main() {
   };
 
   const bench = new Bench(workDir);
+  const canPin = have("taskset");
+  if (!canPin) notes.push("taskset (util-linux) is missing: scaling per core not measured, only per -j");
   const strataCmd = (c, j, extra = "", tmpDir = spool) =>
     `node ${sq(STRATA)} build --graph ${sq(c.graphFile)} --contents ${c.root} --store-root ${sq(c.storeRoot)} -q --tmp-dir ${sq(tmpDir)} -j ${j}${extra}`;
   const tarCmd = (c) => `tar -cf - ${c.relPaths.join(" ")}`;
@@ -440,6 +442,14 @@ async function main() {
       for (let j = 1; j < N; j++) {
         add({ id: `none-null-j${j}`, short: `null-j${j}`, label: `strata -j ${j}, uncompressed > /dev/null`, stages: [strataCmd(c, j)], sink: " > /dev/null", strataStage: 0, workers: j, kind: "strata" });
         add({ id: `zstd-j${j}`, short: `zstd-j${j}`, label: `strata -j ${j} --compress zstd > /dev/null`, stages: [strataCmd(c, j, " --compress zstd")], sink: " > /dev/null", strataStage: 0, workers: j, kind: "strata" });
+        // -j counts threads per pool (layers, compression) plus the main thread, so an unpinned
+        // -j 1 still spreads over every core. What a core buys is measured by pinning: -j j on
+        // the first j cores (taskset); the unpinned -j N main cases are the N-core point.
+        if (canPin) {
+          const pin = `taskset -c 0-${j - 1} `;
+          add({ id: `none-null-c${j}`, short: `null-c${j}`, label: `strata -j ${j} on ${j} core${j > 1 ? "s" : ""} (taskset), uncompressed > /dev/null`, stages: [pin + strataCmd(c, j)], sink: " > /dev/null", strataStage: 0, workers: j, kind: "strata" });
+          add({ id: `zstd-c${j}`, short: `zstd-c${j}`, label: `strata -j ${j} on ${j} core${j > 1 ? "s" : ""} (taskset) --compress zstd > /dev/null`, stages: [pin + strataCmd(c, j, " --compress zstd")], sink: " > /dev/null", strataStage: 0, workers: j, kind: "strata" });
+        }
       }
     }
     return ids;
@@ -617,11 +627,22 @@ function computeDerived(r, cores, N) {
     }
     if (r.closures[c.closure]?.files && c.kind === "strata") c.filesPerSecond = r.closures[c.closure].files / c.medianSeconds;
   }
+  // Per -j (unpinned), and per core: -j j pinned to j cores, the last point being the unpinned
+  // main case on all N cores.
   const scaling = [];
   for (let j = 1; j <= N; j++) {
     const none = j === N ? "none-null" : `none-null-j${j}`;
     const z = j === N ? "zstd" : `zstd-j${j}`;
-    scaling.push({ workers: j, uncompressedSeconds: t(none), uncompressedSpeedup: t("none-null-j1") !== undefined ? t("none-null-j1") / t(none) : 1, zstdSeconds: t(z), zstdSpeedup: t("zstd-j1") !== undefined ? t("zstd-j1") / t(z) : 1 });
+    const noneC = j === N ? "none-null" : `none-null-c${j}`;
+    const zC = j === N ? "zstd" : `zstd-c${j}`;
+    const speedup = (base, id) => (t(base) !== undefined && t(id) !== undefined ? t(base) / t(id) : undefined);
+    scaling.push({
+      workers: j,
+      uncompressedSeconds: t(none), uncompressedSpeedup: j === 1 ? 1 : speedup("none-null-j1", none),
+      zstdSeconds: t(z), zstdSpeedup: j === 1 ? 1 : speedup("zstd-j1", z),
+      pinnedUncompressedSeconds: t(noneC), pinnedUncompressedSpeedup: speedup("none-null-c1", noneC),
+      pinnedZstdSeconds: t(zC), pinnedZstdSpeedup: speedup("zstd-c1", zC),
+    });
   }
   r.scaling = scaling;
 
@@ -652,8 +673,9 @@ function computeDerived(r, cores, N) {
     goal("peak RSS 4G vs 1G closure", "within 20% (ratio <= 1.2)", null, null, "not measured: run with --full");
   }
   const z2 = scaling.find((s) => s.workers === 2);
-  if (z2 !== undefined) goal("zstd scaling 1 -> 2 workers", "speedup >= 1.7", z2.zstdSpeedup, z2.zstdSpeedup >= 1.7);
-  else goal("zstd scaling 1 -> 2 workers", "speedup >= 1.7", null, null, `not measured: ${N} worker(s)`);
+  if (z2 === undefined) goal("zstd scaling 1 -> 2 workers on 1 -> 2 cores", "speedup >= 1.7", null, null, `not measured: ${N} worker(s)`);
+  else if (z2.pinnedZstdSpeedup === undefined) goal("zstd scaling 1 -> 2 workers on 1 -> 2 cores", "speedup >= 1.7", null, null, "not measured: no taskset");
+  else goal("zstd scaling 1 -> 2 workers on 1 -> 2 cores", "speedup >= 1.7", z2.pinnedZstdSpeedup, z2.pinnedZstdSpeedup >= 1.7, `-j 1 pinned to one core (taskset) vs -j 2 on two; unpinned -j 1 -> -j 2: ${z2.zstdSpeedup?.toFixed(2)} (-j 1 already uses both cores: its layer and compression threads run side by side)`);
   const fps = cs["small-none-pipe"]?.filesPerSecond;
   // (a goal whose case failed every run is reported as not met, with the failure under problems)
   goal(`small files (${r.closures.small?.files} files of ~1 KiB), strata | cat`, ">= 50,000 files/s", fps, fps >= 50000);
@@ -675,8 +697,8 @@ function renderText(r) {
     c.seconds.map((s) => s.toFixed(2)).join(" ") + (c.failures.length > 0 ? ` (+${c.failures.length} failed)` : ""),
   ])));
   lines.push("");
-  lines.push(`scaling (main closure, > /dev/null):`);
-  lines.push(table(["workers", "uncompressed s", "speedup", "zstd s", "speedup"], r.scaling.map((s) => [String(s.workers), s.uncompressedSeconds?.toFixed(2), s.uncompressedSpeedup?.toFixed(2), s.zstdSeconds?.toFixed(2), s.zstdSpeedup?.toFixed(2)])));
+  lines.push(`scaling (main closure, > /dev/null): -j N unpinned, and -j N pinned to N cores (taskset; the last row is the unpinned run on all cores):`);
+  lines.push(table(["workers", "uncompressed s", "speedup", "zstd s", "speedup", "pinned uncompressed s", "speedup", "pinned zstd s", "speedup"], r.scaling.map((s) => [String(s.workers), s.uncompressedSeconds?.toFixed(2), s.uncompressedSpeedup?.toFixed(2), s.zstdSeconds?.toFixed(2), s.zstdSpeedup?.toFixed(2), s.pinnedUncompressedSeconds?.toFixed(2), s.pinnedUncompressedSpeedup?.toFixed(2), s.pinnedZstdSeconds?.toFixed(2), s.pinnedZstdSpeedup?.toFixed(2)])));
   const sm = r.closures.small;
   const sp = r.cases["small-none-pipe"];
   const sn = r.cases["small-none-null"];
@@ -714,8 +736,10 @@ function renderMarkdown(r, opts) {
   s += `Main closure ${fmtSize(r.options.size)}: ${m.paths} paths, ${m.files} files, archive ${Math.round(m.archiveBytes / MB)} MB, in tmpfs; medians of ${r.options.rounds} interleaved runs (gz, pigz: ${r.options.heavyRounds}).\n\n`;
   s += "| case | median s | best s | MB/s | ratio to floor | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "floor-zstd", "zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
-  s += "\n| workers | uncompressed s | speedup | zstd s | speedup |\n| ---: | ---: | ---: | ---: | ---: |\n";
-  for (const x of r.scaling) s += `| ${x.workers} | ${x.uncompressedSeconds?.toFixed(2)} | ${x.uncompressedSpeedup?.toFixed(2)} | ${x.zstdSeconds?.toFixed(2)} | ${x.zstdSpeedup?.toFixed(2)} |\n`;
+  s += "\nScaling: `-j N` unpinned, and `-j N` pinned to N cores with taskset (the last row is the unpinned run on all cores).\n\n";
+  s += "| workers | uncompressed s | speedup | zstd s | speedup | pinned uncompressed s | speedup | pinned zstd s | speedup |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  const f2 = (x) => x?.toFixed(2) ?? "—";
+  for (const x of r.scaling) s += `| ${x.workers} | ${f2(x.uncompressedSeconds)} | ${f2(x.uncompressedSpeedup)} | ${f2(x.zstdSeconds)} | ${f2(x.zstdSpeedup)} | ${f2(x.pinnedUncompressedSeconds)} | ${f2(x.pinnedUncompressedSpeedup)} | ${f2(x.pinnedZstdSeconds)} | ${f2(x.pinnedZstdSpeedup)} |\n`;
   s += "\n| goal | target | measured | |\n| --- | --- | ---: | --- |\n";
   for (const g of r.goals) {
     const v = g.value === null || g.value === undefined ? "—" : g.value.toFixed(g.value > 100 ? 0 : 2);

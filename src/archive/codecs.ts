@@ -9,8 +9,12 @@
  * has a synchronous API (what a worker thread wants) and measured faster here than
  * @mongodb-js/zstd 1.x (see docs/benchmarks.md).
  */
+import { createRequire } from "node:module";
 import zlib from "node:zlib";
-import { Compressor } from "zstd-napi";
+import type * as ZstdBinding from "zstd-napi/binding.js";
+
+// zstd-napi's low-level binding (ZSTD_compress2 into a caller's buffer); it has no ESM entry.
+const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof ZstdBinding;
 
 export type Codec = "gzip" | "zstd";
 
@@ -21,18 +25,30 @@ export const COMPRESS_BLOCK = 4 << 20;
 export const DEFAULT_LEVEL: Record<Codec, number> = { gzip: 6, zstd: 3 };
 export const LEVEL_RANGE: Record<Codec, readonly [number, number]> = { gzip: [1, 9], zstd: [1, 19] };
 
-let zstdCompressor: Compressor | undefined;
+/**
+ * Room for one compressed block: zstd's own bound, and zlib's bound for deflate with unknown
+ * parameters (n + n/8 + n/64 + 5) plus the gzip wrapper, which covers Node's defaults with room.
+ */
+export function compressedBound(codec: Codec, n: number): number {
+  return codec === "zstd" ? zstd.compressBound(n) : n + (n >> 3) + (n >> 6) + 5 + 18;
+}
+
+let zstdContext: ZstdBinding.CCtx | undefined;
 let zstdLevel = -1;
 
-export function compressBlock(codec: Codec, level: number, data: Uint8Array): Buffer {
+/** Compress `input` into `output` (at least compressedBound bytes) as one gzip member or zstd frame; returns its length. */
+export function compressInto(codec: Codec, level: number, input: Uint8Array, output: Uint8Array): number {
   if (codec === "gzip") {
     // Node's gzip header has mtime 0 and no file name: deterministic.
-    return zlib.gzipSync(data, { level });
+    const out = zlib.gzipSync(input, { level });
+    output.set(out); // throws a RangeError if the bound were ever wrong: never truncates
+    return out.length;
   }
-  if (zstdCompressor === undefined || zstdLevel !== level) {
-    zstdCompressor = new Compressor();
-    zstdCompressor.setParameters({ compressionLevel: level, checksumFlag: true });
+  if (zstdContext === undefined || zstdLevel !== level) {
+    zstdContext = new zstd.CCtx();
+    zstdContext.setParameter(zstd.CParameter.compressionLevel, level);
+    zstdContext.setParameter(zstd.CParameter.checksumFlag, 1);
     zstdLevel = level;
   }
-  return zstdCompressor.compress(data);
+  return zstdContext.compress2(output, input);
 }

@@ -7,13 +7,16 @@ import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import { StrataError } from "../errors.js";
 import type { ChunkTarget } from "../layer/chunked-output.js";
-import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
 
 /** How long one Atomics.wait lasts before the abort flag is looked at again (ms). */
 const WAIT_SLICE_MS = 100;
+/** How often a layer that waits its turn looks whether the output starves (ms). */
+const STARVING_POLL_MS = 2;
 
 export class LayerChannel implements ChunkTarget {
   private readonly ctl: Int32Array;
+  private readonly out: Int32Array;
   private readonly ring: Buffer;
   private readonly port: MessagePort;
   private written = 0;
@@ -26,6 +29,7 @@ export class LayerChannel implements ChunkTarget {
 
   constructor(private readonly spec: ChannelSpec) {
     this.ctl = new Int32Array(spec.control);
+    this.out = new Int32Array(spec.output);
     this.ring = Buffer.from(spec.ring);
     this.port = spec.port;
   }
@@ -41,20 +45,36 @@ export class LayerChannel implements ChunkTarget {
     this.post({ t: "size", size, mainHashes });
   }
 
+  /**
+   * The buffer for the next chunk: a ring slot, or the scratch buffer when the chunk goes to the
+   * spool. A layer that is not the head and has no room sleeps while the output is busy, and
+   * spools only while it starves (see protocol.ts).
+   */
   acquire(): Buffer {
     this.checkAbort();
-    if (this.spoolFd !== undefined) {
-      if (!this.isHead) return (this.current = this.scratchBuffer());
-      this.handOverSpool();
-    }
-    while (this.written - Atomics.load(this.ctl, CTL_READ) >= this.spec.slots) {
-      if (!this.isHead) {
-        this.openSpool();
+    for (;;) {
+      if (this.isHead) {
+        if (this.spoolFd !== undefined) this.handOverSpool();
+        if (this.hasRoom()) return this.takeSlot();
+        Atomics.wait(this.ctl, CTL_READ, Atomics.load(this.ctl, CTL_READ), WAIT_SLICE_MS);
+      } else if (this.spoolFd === undefined && this.hasRoom()) {
+        return this.takeSlot();
+      } else if (Atomics.load(this.out, OUT_STARVING) === 1) {
+        if (this.spoolFd === undefined) this.openSpool();
         return (this.current = this.scratchBuffer());
+      } else {
+        // makeHead() and abort() notify CTL_READ; the output starving is polled.
+        Atomics.wait(this.ctl, CTL_READ, Atomics.load(this.ctl, CTL_READ), STARVING_POLL_MS);
       }
-      Atomics.wait(this.ctl, CTL_READ, Atomics.load(this.ctl, CTL_READ), WAIT_SLICE_MS);
       this.checkAbort();
     }
+  }
+
+  private hasRoom(): boolean {
+    return this.written - Atomics.load(this.ctl, CTL_READ) < this.spec.slots;
+  }
+
+  private takeSlot(): Buffer {
     const slot = this.written % this.spec.slots;
     return (this.current = this.ring.subarray(slot * this.spec.slotSize, (slot + 1) * this.spec.slotSize));
   }

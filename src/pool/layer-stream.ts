@@ -5,12 +5,13 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { toStrataError } from "../errors.js";
-import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, type ChannelSpec, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
 
 export type LayerItem = { readonly t: "data"; readonly bytes: Buffer } | Exclude<LayerMessage, { t: "wake" }>;
 
 export class LayerStream {
   private readonly ctl: Int32Array;
+  private readonly out: Int32Array;
   private readonly ring: Buffer;
   private readonly queue: LayerMessage[] = [];
   private read = 0;
@@ -23,6 +24,7 @@ export class LayerStream {
 
   constructor(private readonly port: MessagePort, private readonly spec: Omit<ChannelSpec, "port">) {
     this.ctl = new Int32Array(spec.control);
+    this.out = new Int32Array(spec.output);
     this.ring = Buffer.from(spec.ring);
     port.on("message", (m: LayerMessage) => {
       if (m.t === "spool" || m.t === "end") this.positional += 1;
@@ -31,8 +33,20 @@ export class LayerStream {
     });
   }
 
-  /** The next slot or message, in the order the worker wrote them; rejects if the task failed. */
+  /**
+   * The next slot or message, in the order the worker wrote them; rejects if the task failed.
+   * While it waits, the output counts as starving (OUT_STARVING): layers that are not the head
+   * then spool instead of sleeping.
+   */
   async next(): Promise<LayerItem> {
+    try {
+      return await this.nextItem();
+    } finally {
+      Atomics.store(this.out, OUT_STARVING, 0);
+    }
+  }
+
+  private async nextItem(): Promise<LayerItem> {
     for (;;) {
       const m = this.queue[0];
       if (m !== undefined && m.t !== "wake" && (m.t === "size" || m.at === this.read)) {
@@ -44,6 +58,7 @@ export class LayerStream {
       if (this.failure !== undefined) throw this.failure;
       // Say we wait, then look again: a slot filled in between is seen now, or wakes us.
       const woken = new Promise<void>((resolve) => (this.wakeUp = resolve));
+      Atomics.store(this.out, OUT_STARVING, 1);
       Atomics.store(this.ctl, CTL_WAITING, 1);
       if (this.slotReady()) {
         Atomics.store(this.ctl, CTL_WAITING, 0);

@@ -8,9 +8,10 @@ import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { workerFile } from "./worker-file.js";
 import type { Codec } from "../archive/codecs.js";
+import type { CompressBlock } from "../archive/compress-stage.js";
 import { LayerStream } from "./layer-stream.js";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
-import { ctlWords, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
+import { ctlWords, OUT_WORDS, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
 
 export interface RunningLayer {
   readonly stream: LayerStream;
@@ -21,6 +22,8 @@ export interface RunningLayer {
 export class WorkerPool {
   private readonly layers: Piscina;
   private compressPool: Piscina | undefined;
+  /** The output state every layer channel shares (protocol.ts, OUT_STARVING). */
+  private readonly output = new SharedArrayBuffer(OUT_WORDS * Int32Array.BYTES_PER_ELEMENT);
 
   constructor(private readonly workers: number) {
     this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers });
@@ -40,6 +43,7 @@ export class WorkerPool {
       slotSize: CHUNK_SIZE,
       spoolPath,
       mainMayHash,
+      output: this.output,
     };
     const stream = new LayerStream(port1, spec);
     const channel: ChannelSpec = { port: port2, ...spec };
@@ -48,10 +52,11 @@ export class WorkerPool {
     return { stream, done };
   }
 
-  compress(codec: Codec, level: number, data: ArrayBuffer, length: number): Promise<ArrayBuffer> {
+  /** Compress one block (see CompressTask); resolves with the compressed length. */
+  compress(codec: Codec, level: number, block: CompressBlock, length: number): Promise<number> {
     this.compressPool ??= new Piscina({ filename: workerFile("compress-worker"), minThreads: this.workers, maxThreads: this.workers });
-    const task: CompressTask = { codec, level, data, length };
-    return this.compressPool.run(task, { transferList: [data] }) as Promise<ArrayBuffer>;
+    const task: CompressTask = { codec, level, input: block.input, length, output: block.output };
+    return this.compressPool.run(task) as Promise<number>;
   }
 
   async destroy(): Promise<void> {

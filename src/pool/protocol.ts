@@ -18,10 +18,13 @@
  *   are visible (ring writes are instant, messages are not), so the main thread takes no slot
  *   while a positional message is on its way: it may have to come first.
  * - then one length word per slot.
- * When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
- * right) or, for a layer that is not the head yet, spools further chunks to a temp file instead,
- * so it never idles and memory stays bounded. When a spooling layer becomes the head, the worker
- * hands the spool file over (a `spool` message) and goes back to the ring.
+ When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
+ * right). A layer that is not the head yet spools further chunks to a temp file, but only while
+ * the output starves (the merger waits for the head's bytes: the pool-wide `output` word
+ * OUT_STARVING, see below); while the output is busy, spooling would only burn CPU and temp space
+ * the writer (or the compressor behind it) needs, so the worker sleeps until the layer becomes
+ * the head or the output starves. Memory stays bounded either way. When a spooling layer becomes
+ * the head, the worker hands the spool file over (a `spool` message) and goes back to the ring.
  *
  * Port messages carry the ring position they follow (`at`), so the main thread can put them in
  * order with the slots.
@@ -38,6 +41,9 @@ export const CTL_ABORT = 3;
 export const CTL_WAITING = 4;
 /** Positional messages (`spool`, `end`) posted so far; bumped before the message is posted. */
 export const CTL_POSTED = 5;
+/** Pool-wide output state (Int32Array over ChannelSpec.output): 1 while the merger waits for bytes. */
+export const OUT_STARVING = 0;
+export const OUT_WORDS = 1;
 /** Index of slot i's length word. */
 export const ctlSlotLength = (slot: number): number => 6 + slot;
 export const ctlWords = (slots: number): number => 6 + slots;
@@ -54,6 +60,8 @@ export interface ChannelSpec {
   readonly spoolPath: string;
   /** Whether the worker may leave hashing a large head layer to the main thread. */
   readonly mainMayHash: boolean;
+  /** Shared by every layer of the pool: OUT_WORDS words (OUT_STARVING). */
+  readonly output: SharedArrayBuffer;
 }
 
 /** A store layer: nixpkgs' archive_paths_to over `paths`. */
@@ -101,10 +109,14 @@ export type LayerMessage =
   /** A slot was filled while the main thread was waiting. */
   | { readonly t: "wake" };
 
-/** A block of the outer archive to compress; the result is one self-contained gzip member / zstd frame. */
+/**
+ * A block to compress: `input[0, length)` becomes one self-contained gzip member / zstd frame at
+ * the start of `output`; the task returns its length. Both buffers are shared and reused.
+ */
 export interface CompressTask {
   readonly codec: "gzip" | "zstd";
   readonly level: number;
-  readonly data: ArrayBuffer;
+  readonly input: SharedArrayBuffer;
   readonly length: number;
+  readonly output: SharedArrayBuffer;
 }
