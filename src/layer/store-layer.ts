@@ -8,6 +8,12 @@
  * Planning a layer only reads metadata (readdir, lstat, readlink), never file contents; the sizes it
  * records are checked against the bytes actually read when the layer is written, so a file that
  * changes in between is an error, never a silently corrupt layer.
+ *
+ * Memory: the plan holds the entries of a layer only up to ENTRIES_HELD of them (~1 KB each). A
+ * larger layer is walked twice instead: once to learn its exact size (which the archive needs
+ * before the layer's first byte), and again while it is written, checked to come out the same.
+ * So a worker's memory does not grow with the size of the closure; a second metadata walk costs
+ * far less than the contents it describes.
  */
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
@@ -34,9 +40,9 @@ export interface LayerEntry {
   readonly content?: Uint8Array | undefined;
 }
 
-/** The whole content list of a layer and the exact byte size of its tar. */
+/** The content list of a layer (iterated once, by the writer) and the exact byte size of its tar. */
 export interface LayerContents {
-  readonly entries: readonly LayerEntry[];
+  readonly entries: Iterable<LayerEntry>;
   /** Size of the layer tar in bytes, end blocks and record padding included. */
   readonly size: number;
 }
@@ -51,21 +57,54 @@ export interface StoreLayerInput {
 const SLASH = 0x2f;
 const EMPTY = Buffer.alloc(0);
 
-export function planStoreLayer(input: StoreLayerInput): LayerContents {
+/** Layers with more entries than this are walked twice rather than held (see above). */
+export const ENTRIES_HELD = 16384;
+
+export function planStoreLayer(input: StoreLayerInput, entriesHeld = ENTRIES_HELD): LayerContents {
+  let held: LayerEntry[] | undefined = [];
+  let entriesSize = 0;
+  for (const e of walkStoreLayer(input)) {
+    entriesSize += entryLength(e);
+    if (held !== undefined && held.length < entriesHeld) held.push(e);
+    else held = undefined;
+  }
+  const size = Math.ceil((entriesSize + 2 * BLOCK) / RECORD) * RECORD;
+  return { entries: held ?? walkAgain(input, entriesSize), size };
+}
+
+function entryLength(e: LayerEntry): number {
+  return headerLength(e.pax) + padded(e.header.size);
+}
+
+/** The second walk of a large layer: the same entries as the first, or E_FILE_CHANGED. */
+function* walkAgain(input: StoreLayerInput, planned: number): Generator<LayerEntry> {
+  let size = 0;
+  for (const e of walkStoreLayer(input)) {
+    size += entryLength(e);
+    if (size > planned) break;
+    yield e;
+  }
+  if (size !== planned) {
+    throw new StrataError("E_FILE_CHANGED", `the files of store paths ${input.paths.join(", ").slice(0, 300)} changed while the image was being built: their entries took ${planned} bytes when planned, ${size > planned ? "more" : `${size}`} when written`,
+      "a Nix store path must not change; rebuild it, or stop whatever is writing to it");
+  }
+}
+
+/** The layer's entries, walked from the file system in nixpkgs' order. */
+function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
   const own = input.ownership;
   const uname = Buffer.from(own.uname, "utf8");
   const gname = Buffer.from(own.gname, "utf8");
   const root = Buffer.from(input.fsRoot, "utf8");
-  const entries: LayerEntry[] = [];
-  const add = (name: Buffer, type: EntryType, mode: number, size: number, linkname: Buffer, source: Buffer | undefined): void => {
+  const entry = (name: Buffer, type: EntryType, mode: number, size: number, linkname: Buffer, source: Buffer | undefined): LayerEntry => {
     const header: TarHeaderFields = {
       name: type === "5" ? Buffer.concat([name, Buffer.of(SLASH)]) : name,
       type, mode, size, linkname, uid: own.uid, gid: own.gid, uname, gname, mtime: own.mtime,
     };
-    entries.push({ header, pax: paxRecords(header), source });
+    return { header, pax: paxRecords(header), source };
   };
-  add(Buffer.from("/nix"), "5", 0o755, 0, EMPTY, undefined);
-  add(Buffer.from("/nix/store"), "5", 0o755, 0, EMPTY, undefined);
+  yield entry(Buffer.from("/nix"), "5", 0o755, 0, EMPTY, undefined);
+  yield entry(Buffer.from("/nix/store"), "5", 0o755, 0, EMPTY, undefined);
 
   for (const storePath of input.paths) {
     const name = Buffer.from(storePath, "utf8");
@@ -78,28 +117,22 @@ export function planStoreLayer(input: StoreLayerInput): LayerContents {
       const st = lstat(entryPath, storePath, top);
       top = false;
       if (st.isSymbolicLink()) {
-        add(entryName, "2", st.mode, 0, readlink(entryPath), undefined);
+        yield entry(entryName, "2", st.mode, 0, readlink(entryPath), undefined);
       } else if (st.isDirectory()) {
-        add(entryName, "5", st.mode, 0, EMPTY, undefined);
+        yield entry(entryName, "5", st.mode, 0, EMPTY, undefined);
         const children = readdir(entryPath).sort(comparePythonNames);
         for (let k = children.length - 1; k >= 0; k--) {
           const child = children[k]!;
           stack.push([join(entryName, child), join(entryPath, child)]);
         }
       } else if (st.isFile()) {
-        add(entryName, "0", st.mode, st.size, EMPTY, entryPath);
+        yield entry(entryName, "0", st.mode, st.size, EMPTY, entryPath);
       } else {
         throw new StrataError("E_STORE_PATH", `${display(entryPath)} is neither a file, a directory nor a symlink`,
           "a Nix store holds only those three kinds of files; check the path");
       }
     }
   }
-
-  let size = 0;
-  for (const e of entries) size += headerLength(e.pax) + padded(e.header.size);
-  size += 2 * BLOCK;
-  size = Math.ceil(size / RECORD) * RECORD;
-  return { entries, size };
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {

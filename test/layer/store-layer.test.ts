@@ -36,8 +36,8 @@ function oracle(root: string, paths: string[], own: LayerOwnership): Promise<{ h
 }
 
 /** sha256 and length of strata's layer for these paths, and its planned size. */
-function strata(root: string, paths: string[], own: LayerOwnership, chunk = 1 << 20): { hex: string; size: number; planned: number; head: Buffer } {
-  const layer = planStoreLayer({ paths, ownership: own, fsRoot: root });
+function strata(root: string, paths: string[], own: LayerOwnership, chunk = 1 << 20, entriesHeld?: number): { hex: string; size: number; planned: number; head: Buffer } {
+  const layer = planStoreLayer({ paths, ownership: own, fsRoot: root }, entriesHeld);
   const hash = createHash("sha256");
   let size = 0;
   const head: Buffer[] = [];
@@ -138,6 +138,30 @@ describe("store layer bytes equal nixpkgs' (Python tarfile oracle)", () => {
   it("does not depend on the chunk size", () => {
     expect(strata(root, ALL, ROOT_OWNER, 512).hex).toBe(strata(root, ALL, ROOT_OWNER).hex);
     expect(strata(root, ALL, ROOT_OWNER, 1000).hex).toBe(strata(root, ALL, ROOT_OWNER).hex);
+  });
+
+  it("when the layer is too large to hold and is walked twice (same bytes, checked)", async () => {
+    const twice = strata(root, ALL, ROOT_OWNER, 1 << 20, 3);
+    expect(twice.size).toBe(twice.planned);
+    expect(twice.hex).toBe((await oracle(root, ALL, ROOT_OWNER)).hex);
+    expect(strata(root, ALL, ROOT_OWNER, 1 << 20, 0).hex).toBe(twice.hex);
+  });
+
+  it("an entry added between the two walks of a large layer is E_FILE_CHANGED, not a corrupt layer", () => {
+    for (const change of ["add", "remove"] as const) {
+      const dir = at("3a1b2c3d4e5f6g7h8i9j0k1l2m3n4p5q-deep");
+      const extra = path.join(dir, "zz-appeared");
+      if (change === "remove") fs.writeFileSync(extra, "x");
+      const layer = planStoreLayer({ paths: ALL, ownership: ROOT_OWNER, fsRoot: root }, 2);
+      if (change === "add") fs.writeFileSync(extra, "x");
+      else fs.rmSync(extra);
+      const out = new ChunkedOutput(callbackTarget(() => undefined, 1 << 20));
+      try {
+        expect(() => writeLayer(layer, out)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED" }));
+      } finally {
+        fs.rmSync(extra, { force: true });
+      }
+    }
   });
 
   it("for an empty layer (only /nix/ and /nix/store/)", async () => {
