@@ -162,7 +162,7 @@ describe("strata build", () => {
   // Whether a layer waiting its turn spools or sleeps depends on timing (it spools only while the
   // merger starves; test/pool/layer-channel.test.ts drives both cases deterministically). Here:
   // whatever happens, the bytes are the same and no spool file is left.
-  for (const [what, delayMs] of [["a slow sink (waiting layers sleep)", 10], ["a fast sink (the merger starves: waiting layers spool)", 0]] as const) {
+  for (const [what, delayMs] of [["a slow sink (waiting layers sleep)", 10], ["a fast sink (the merger may starve: waiting layers may spool)", 0]] as const) {
     it(`gives the same bytes with ${what}, and leaves no spool file`, async () => {
       const tmpDir = fs.mkdtempSync(path.join(dir, "spool-"));
       const reference = path.join(dir, "ref.tar");

@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { StrataError, toStrataError } from "../errors.js";
+import { widenPipe } from "../native.js";
 import type { Sink } from "./byte-output.js";
 
 /** Writes smaller than this are gathered (copied) and sent along with the next write. */
@@ -21,7 +22,9 @@ class FdSink implements Sink {
   private gathered = 0;
   bytesWritten = 0;
 
-  constructor(protected readonly fd: number, private readonly what: string, private readonly owned = false) {}
+  constructor(protected readonly fd: number, private readonly what: string, private readonly owned = false) {
+    widenPipe(fd);
+  }
 
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;

@@ -1,0 +1,54 @@
+/**
+ * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
+ * system calls Node has no API for. Only speed depends on it, never the bytes: without it (a
+ * platform where it did not build), strata works the same, more slowly.
+ */
+import fs from "node:fs";
+import { createRequire } from "node:module";
+
+export interface Native {
+  /** fcntl(fd, F_SETPIPE_SZ, bytes): the pipe's new size, or -errno. */
+  setPipeSize(fd: number, bytes: number): number;
+}
+
+let loaded: Native | null | undefined;
+
+/** The helper, or undefined if it was not built. */
+export function native(): Native | undefined {
+  if (loaded === undefined) {
+    loaded = null;
+    const require = createRequire(import.meta.url);
+    // dist/src/native.js when installed, src/native.ts under the tests: build/ is at the root.
+    for (const rel of ["../../build/Release/strata_native.node", "../build/Release/strata_native.node"]) {
+      try {
+        loaded = require(rel) as Native;
+        break;
+      } catch {
+        // not there: try the next place
+      }
+    }
+  }
+  return loaded ?? undefined;
+}
+
+/** The pipe size strata asks for: one chunk of the ring, so one wake-up per chunk. */
+export const PIPE_BYTES = 1 << 20;
+
+/**
+ * If `fd` is a pipe, make it PIPE_BYTES large, so that strata and its reader (`| docker load`)
+ * hand over a chunk per wake-up instead of 64 KiB (measured: `strata build | cat` 1.9 s -> 1.6 s
+ * on a 1 GB closure). Best effort: an unprivileged user may be over the kernel's pipe-buffer
+ * quota (fs.pipe-user-pages-soft); the pipe then keeps its size. Returns the new size, or
+ * undefined when nothing changed.
+ */
+export function widenPipe(fd: number): number | undefined {
+  let isPipe: boolean;
+  try {
+    isPipe = fs.fstatSync(fd).isFIFO();
+  } catch {
+    return undefined;
+  }
+  if (!isPipe) return undefined;
+  const r = native()?.setPipeSize(fd, PIPE_BYTES);
+  return r !== undefined && r > 0 ? r : undefined;
+}
