@@ -26,6 +26,14 @@ export interface MergeOptions {
   readonly rings: number;
   /** Worker threads: decides which layers are big enough to start early. */
   readonly workers: number;
+  /**
+   * Whether the main thread may hash a large layer that starts as the head (so that reading and
+   * hashing it run on two cores). Worth it only when a core is left over for the main thread:
+   * when the workers already fill every core, the main thread hashing bytes another core just
+   * wrote costs more (cache misses) than it saves, measured 5% slower with -j 2 on 2 cores, and
+   * 6% faster with -j 1 (docs/benchmarks.md).
+   */
+  readonly mainMayHash: boolean;
   /** A private directory for spool files; removed by the caller. */
   readonly spoolDir: string;
   readonly signal?: AbortSignal | undefined;
@@ -57,7 +65,7 @@ export async function mergeLayers(
   const start = (i: number): void => {
     const ring = freeRings.pop()!;
     ringOf[i] = ring;
-    running[i] = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`));
+    running[i] = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`), opts.mainMayHash);
     started.add(i);
   };
   const schedule = (head: number): void => {

@@ -95,6 +95,7 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       ringSlots: RING_SLOTS,
       rings: 2 * opts.workers + 1,
       workers: opts.workers,
+      mainMayHash: opts.workers < os.availableParallelism(),
       spoolDir: tmp,
       signal: opts.signal,
       memberName: layerMemberName,

@@ -16,8 +16,9 @@ import { LayerChannel } from "./layer-channel.js";
 import type { ChannelSpec, LayerDigest, LayerTask } from "./protocol.js";
 
 /**
- * Layers at least this large that start as the head are hashed by the main thread. Below it the
- * hand-off is not worth it. (Hashing runs at ~1.7 GB/s here, reading a tmpfs store at ~3 GB/s.)
+ * Layers at least this large that start as the head are hashed by the main thread, when the
+ * merger allows it (a core to spare, see MergeOptions.mainMayHash). Below it the hand-off is not
+ * worth it. (Hashing runs at ~1.7 GB/s here, reading a tmpfs store at ~3 GB/s.)
  */
 export const MAIN_HASH_MIN_BYTES = 16 << 20;
 

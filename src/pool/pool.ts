@@ -41,7 +41,7 @@ export class WorkerPool {
    * Start a layer task writing into `ring` (`slots` chunks of CHUNK_SIZE; rings are reused from
    * layer to layer, so the task must not start before the ring's previous layer was consumed).
    */
-  runLayer(task: LayerTask, ring: SharedArrayBuffer, spoolPath: string, mainMayHash = true): RunningLayer {
+  runLayer(task: LayerTask, ring: SharedArrayBuffer, spoolPath: string, mainMayHash: boolean): RunningLayer {
     const { port1, port2 } = new MessageChannel();
     const slots = ring.byteLength / CHUNK_SIZE;
     const spec = {
