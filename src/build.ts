@@ -19,15 +19,12 @@ import { StrataError } from "./errors.js";
 import { parseImageTime, type ImageTime } from "./image-time.js";
 import type { ExtraEntry } from "./layer/customisation-layer.js";
 import { nixBase32 } from "./nix-base32.js";
-import { nixDbFiles } from "./nixdb/db-writer.js";
-import { withNarHashes } from "./nixdb/fill-nar-hashes.js";
 import { resolveOutputOptions, usage, type OutputOptions } from "./options.js";
 import { exceedsRuntimeLayerLimit, RUNTIME_LAYER_LIMIT } from "./plan/budget.js";
 import { planLayers, type LayeringStrategy } from "./plan/plan-layers.js";
 import { planWithPrevious } from "./plan/previous.js";
 import type { StoreLayers } from "./plan/types.js";
 import { mergeBaseConfig } from "./source/config-merge.js";
-import { openImage } from "./source/read-image.js";
 
 export interface BuildOptions extends OutputOptions {
   /** The references graph: parsed, or the path of a JSON file (exportReferencesGraph or `nix path-info --json --recursive`). */
@@ -173,7 +170,9 @@ export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): Ima
 
 export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
-  const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  // Loaded when used: the base-image reader and the Nix database writer are most of what this
+  // module would otherwise load before the first layer can start.
+  const base = options.from === undefined ? undefined : await (await import("./source/read-image.js")).openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
     const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId });
     for (const message of plan.warnings) opts.onProgress?.({ type: "warning", message });
@@ -212,6 +211,7 @@ async function customisationExtras(options: BuildOptions, plan: ImagePlan, fsRoo
     );
   }
   if (options.nixDb === true) {
+    const [{ withNarHashes }, { nixDbFiles }] = await Promise.all([import("./nixdb/fill-nar-hashes.js"), import("./nixdb/db-writer.js")]);
     // nixpkgs registers the closure of the contents only (closureInfo { rootPaths = contents }).
     const registered = await withNarHashes(closureOf(plan.graph, plan.contents), { fsRoot, workers, verify: options.verifyNar ?? false });
     for (const f of nixDbFiles(registered, { registrationTime: plan.mtime.epoch, gcRoots: plan.contents, fsRoot })) {
@@ -220,6 +220,7 @@ async function customisationExtras(options: BuildOptions, plan: ImagePlan, fsRoo
         : { type: "directory", path: f.path, mode: f.mode });
     }
   } else if (options.verifyNar === true) {
+    const { withNarHashes } = await import("./nixdb/fill-nar-hashes.js");
     await withNarHashes(plan.graph, { fsRoot, workers, verify: true });
   }
   for (const a of options.add ?? []) extras.push({ type: "copy", path: a.dest, source: a.source });

@@ -147,6 +147,22 @@ describe("strata CLI", () => {
     expect(fs.readdirSync("/dev").filter((f) => f.includes(".strata-"))).toEqual([]);
   });
 
+  it("a --tmp-dir that does not exist is E_WRITE naming it, for every format, and leaves no output", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "strata-tmpdir-"));
+    try {
+      for (const format of ["docker-archive", "oci-archive", "docker"]) {
+        const r = strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q",
+          "--format", format, "--tmp-dir", path.join(out, "missing"), "-o", path.join(out, "image.tar")]);
+        expect(r.code, format).toBe(1);
+        expectOneLineError(r.stderr, "E_WRITE");
+        expect(r.stderr).toContain(path.join(out, "missing"));
+        expect(fs.readdirSync(out), format).toEqual([]);
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it("reports a full disk on stdout (/dev/full)", () => {
     const fd = fs.openSync("/dev/full", "w");
     try {

@@ -9,8 +9,6 @@
  * blob digests, which exist only once the blobs do.
  */
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { toStrataError } from "../errors.js";
 import type { ResolvedOutputOptions } from "../options.js";
 import type { Sink } from "./byte-output.js";
@@ -18,6 +16,7 @@ import { CompressStage } from "./compress-stage.js";
 import { tarLayout } from "./layout-archive.js";
 import { writeOciLayout, type LayerCompression } from "./oci-layout.js";
 import { openSink } from "./open-sink.js";
+import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
 import { writeDockerArchive, type ImageResult, type ImageSpec } from "./write-image.js";
 
@@ -31,7 +30,7 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
     const result = await writeOciLayout(spec, opts.output as string, ociOpts);
     return { imageId: result.imageId, layers: result.layers, manifest: result.manifest, repoTags: result.repoTags, bytes: result.layers.reduce((n, l) => n + l.blob.size, 0) };
   }
-  const tmp = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), "strata-layout-"));
+  const tmp = await makeTempDir(opts.tmpDir, "strata-layout-");
   try {
     const result = await writeOciLayout(spec, tmp, { ...ociOpts, onProgress: (e) => (e.type === "done" ? undefined : opts.onProgress?.(e)) });
     const sink = await openSink(opts.output);

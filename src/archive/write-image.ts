@@ -6,7 +6,6 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { asDigest, sha256Hex, type Digest } from "../digest.js";
 import { toStrataError } from "../errors.js";
 import { WorkerPool } from "../pool/pool.js";
@@ -18,6 +17,7 @@ import { CompressStage } from "./compress-stage.js";
 import { DockerArchiveWriter, layerMemberName } from "./docker-archive.js";
 import { imageConfigBytes, manifestBytes } from "./image-config.js";
 import { mergeLayers } from "./merger.js";
+import { makeTempDir } from "../temp-dir.js";
 import type { JsonValue } from "./py-json.js";
 
 export interface ImageLayer {
@@ -79,7 +79,13 @@ export interface ImageResult {
 const RING_SLOTS = 8;
 
 export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: WriteOptions): Promise<ImageResult> {
-  const tmp = await fs.promises.mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), "strata-"));
+  let tmp: string;
+  try {
+    tmp = await makeTempDir(opts.tmpDir, "strata-");
+  } catch (err) {
+    await sink.abort().catch(() => undefined);
+    throw err;
+  }
   const pool = new WorkerPool(opts.workers);
   let stage: CompressStage | undefined;
   try {

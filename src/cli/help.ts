@@ -25,7 +25,8 @@ const OUTPUT = `Output:
   --compress none|gz|zstd
                          compress the whole archive stream (default: none), spread over the workers
   --level N              compression level: gz 1-9 (default 6), zstd 1-19 (default 3)
-  -j, --workers N        worker threads (default: the number of cores); the output does not
+  -j, --workers N        worker threads per pool (default: the number of cores): N tar and hash
+                         layers, and N more compress when compressing; the output does not
                          depend on it
   --tmp-dir DIR          where layers waiting their turn are spooled (default: $TMPDIR or /tmp)
   --store-root DIR       read store paths under DIR (a chroot store: /nix/store/x is read at

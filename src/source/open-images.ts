@@ -14,6 +14,7 @@ import { archiveFiles, directoryFiles, type ImageFiles } from "./image-files.js"
 import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./image-list.js";
 import { scanLayer } from "./layer-scan.js";
 import { readArchive } from "./read-archive.js";
+import { makeTempDir } from "../temp-dir.js";
 import type { Compression, ImageFormat, SourceLayer } from "./types.js";
 
 export interface OpenOptions {
@@ -36,7 +37,7 @@ export interface SourceArchive {
 
 export async function openImages(input: string, opts: OpenOptions): Promise<SourceArchive> {
   const st = statInput(input);
-  const dir = await fs.promises.mkdtemp(path.join(opts.tmpDir, "strata-source-"));
+  const dir = await makeTempDir(opts.tmpDir, "strata-source-");
   const cleanup = (): Promise<void> => fs.promises.rm(dir, { recursive: true, force: true });
   try {
     let files: ImageFiles;
