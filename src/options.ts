@@ -3,6 +3,7 @@
  * `resolveOutputOptions()` fills the defaults from one object and validates, naming the option in
  * every message.
  */
+import fs from "node:fs";
 import os from "node:os";
 import type { Sink } from "./archive/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./archive/codecs.js";
@@ -84,6 +85,10 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw usage(`workers must be an integer from 1 to 256, got ${o.workers}`, `the default is the number of cores (${OUTPUT_DEFAULTS.workers})`);
   }
+  if (o.tmpDir !== undefined && !isDirectory(o.tmpDir)) {
+    // Checked here, whether or not this build ends up spooling: a wrong path is wrong either way.
+    throw usage(`tmp-dir ${o.tmpDir} is not an existing directory`, "give a directory that exists, e.g. --tmp-dir /var/tmp");
+  }
   return {
     output: o.output ?? OUTPUT_DEFAULTS.output,
     format,
@@ -96,6 +101,14 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
     signal: o.signal,
     onProgress: o.onProgress,
   };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function codec(value: string | undefined, what: string): LayerCompression | undefined {

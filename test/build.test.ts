@@ -112,6 +112,19 @@ describe("strata build", () => {
       const results = [];
       for (const o of outs) results.push(await buildImage({ ...base(), graph: o.graph, workers: o.workers, compress, output: o.file }));
       const digests = outs.map((o) => digestOf(o.file));
+      // A stream (no random access) takes the streaming writer; an uncompressed file is written
+      // in place by the positional one: the same bytes either way.
+      const chunks: Buffer[] = [];
+      const stream: Sink = {
+        bytesWritten: 0,
+        async write(b) {
+          chunks.push(Buffer.from(b));
+        },
+        async commit() {},
+        async abort() {},
+      };
+      results.push(await buildImage({ ...base(), graph: shuffledGraph(5), workers: 3, compress, output: stream }));
+      digests.push(sha256Hex(Buffer.concat(chunks)));
       expect(new Set(digests).size).toBe(1);
       expect(new Set(results.map((r) => r.imageId)).size).toBe(1);
       const archive = await validateArchive(outs[0]!.file, results[0]!);

@@ -147,17 +147,38 @@ describe("strata CLI", () => {
     expect(fs.readdirSync("/dev").filter((f) => f.includes(".strata-"))).toEqual([]);
   });
 
-  it("a --tmp-dir that does not exist is E_WRITE naming it, for every format, and leaves no output", () => {
+  it("a --tmp-dir that does not exist is E_USAGE naming it, one that cannot be written E_WRITE; no output either way", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "strata-tmpdir-"));
+    const notDir = path.join(out, "a-file");
     try {
       for (const format of ["docker-archive", "oci-archive", "docker"]) {
-        const r = strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q",
-          "--format", format, "--tmp-dir", path.join(out, "missing"), "-o", path.join(out, "image.tar")]);
-        expect(r.code, format).toBe(1);
-        expectOneLineError(r.stderr, "E_WRITE");
-        expect(r.stderr).toContain(path.join(out, "missing"));
-        expect(fs.readdirSync(out), format).toEqual([]);
+        for (const [tmp, code, exit] of [[path.join(out, "missing"), "E_USAGE", 2], [notDir, "E_USAGE", 2]] as const) {
+          fs.writeFileSync(notDir, "");
+          const r = strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q",
+            "--format", format, "--tmp-dir", tmp, "-o", path.join(out, "image.tar"), "--compress", "gz"]);
+          expect(r.code, `${format} ${tmp}`).toBe(exit);
+          expectOneLineError(r.stderr, code);
+          expect(r.stderr).toContain(tmp);
+          fs.rmSync(notDir);
+          expect(fs.readdirSync(out), format).toEqual([]);
+        }
       }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("a --tmp-dir where no directory can be made is E_WRITE naming it, and leaves no output", () => {
+    // /proc exists, and not even root may create anything in it.
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "strata-tmpdir-"));
+    try {
+      // --compress gz: the streaming writer, which spools into the temp dir.
+      const r = strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q",
+        "--compress", "gz", "--tmp-dir", "/proc", "-o", path.join(out, "image.tar")]);
+      expect(r.code, r.stderr).toBe(1);
+      expectOneLineError(r.stderr, "E_WRITE");
+      expect(r.stderr).toContain("/proc");
+      expect(fs.readdirSync(out)).toEqual([]);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -205,7 +226,7 @@ describe("strata CLI", () => {
     fs.chmodSync(root, 0o777);
     try {
       const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "node", CLI, "build", "--graph", path.join(root, "graph.json"),
-        "--contents", p, "--store-root", root, "-o", path.join(root, "out.tar")]);
+        "--contents", p, "--store-root", root, "-q", "-o", path.join(root, "out.tar")]);
       if (process.getuid?.() !== 0) throw new Error("this test drops privileges and must run as root");
       expect(r.status).toBe(1);
       expectOneLineError(r.stderr.toString(), "E_READ");

@@ -14,27 +14,17 @@ import { BLOCK, RECORD, padded, paxRecords, writeHeader, type TarHeaderFields } 
 import type { ByteOutput } from "./byte-output.js";
 
 export class DockerArchiveWriter {
-  private offset = 0;
-
-  constructor(private readonly out: ByteOutput, private readonly mtime: number) {}
+  /** `offset`: where in the archive `out`'s first byte lands (the positional writer ends with one). */
+  constructor(private readonly out: ByteOutput, private readonly mtime: number, private offset = 0) {}
 
   /** Write a member header; its `size` bytes must follow through `data`. */
   begin(name: string, size: number): Promise<void> {
-    return this.header(name, "0", 0o644, size);
+    return this.emit(memberHeader(name, size, this.mtime));
   }
 
   /** A directory entry (`name` ends with `/`), mode 0755. */
   directory(name: string): Promise<void> {
-    return this.header(name, "5", 0o755, 0);
-  }
-
-  private header(name: string, type: "0" | "5", mode: number, size: number): Promise<void> {
-    const empty = Buffer.alloc(0);
-    const fields: TarHeaderFields = { name: Buffer.from(name, "utf8"), type, mode, uid: 0, gid: 0, size, mtime: this.mtime, linkname: empty, uname: empty, gname: empty };
-    const pax = paxRecords(fields);
-    const header = Buffer.alloc(pax === undefined ? BLOCK : 2 * BLOCK + padded(pax.length));
-    writeHeader(header, 0, fields, pax);
-    return this.emit(header);
+    return this.emit(memberHeader(name, 0, this.mtime, "5"));
   }
 
   data(bytes: Uint8Array): Promise<void> {
@@ -63,6 +53,16 @@ export class DockerArchiveWriter {
     this.offset += bytes.length;
     return this.out.write(bytes);
   }
+}
+
+/** The header of an outer archive member: a regular file (mode 0644), or a directory (0755). */
+export function memberHeader(name: string, size: number, mtime: number, type: "0" | "5" = "0"): Buffer {
+  const empty = Buffer.alloc(0);
+  const fields: TarHeaderFields = { name: Buffer.from(name, "utf8"), type, mode: type === "5" ? 0o755 : 0o644, uid: 0, gid: 0, size, mtime, linkname: empty, uname: empty, gname: empty };
+  const pax = paxRecords(fields);
+  const header = Buffer.alloc(pax === undefined ? BLOCK : 2 * BLOCK + padded(pax.length));
+  writeHeader(header, 0, fields, pax);
+  return header;
 }
 
 /** Member name of the i-th layer (0-based) of an archive. */

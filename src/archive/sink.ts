@@ -135,6 +135,8 @@ export async function fileSink(target: string): Promise<Sink> {
 
 class FileSink extends FdSink {
   private closed = false;
+  /** A fresh temp file: writable at any offset (see Sink.randomAccess). */
+  readonly randomAccess = { fd: this.fd, wrote: (bytes: number): void => void (this.bytesWritten += bytes) };
 
   constructor(fd: number, private readonly temp: string, private readonly target: string) {
     super(fd, target);

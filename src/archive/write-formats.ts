@@ -19,12 +19,18 @@ import { openSink } from "./open-sink.js";
 import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
 import { writeDockerArchive, type ImageResult, type ImageSpec } from "./write-image.js";
+import { writePositionalDockerArchive, type RandomAccessSink } from "./write-positional.js";
 
 export type ImageFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
 export const IMAGE_FORMATS: readonly ImageFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
 
 export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): Promise<ImageResult> {
-  if (opts.format === "docker-archive") return writeDockerArchive(spec, await openSink(opts.output), opts);
+  if (opts.format === "docker-archive") {
+    const sink = await openSink(opts.output);
+    // A new output file, uncompressed: written in place, every layer at its offset, in parallel.
+    if (opts.compress === "none" && sink.randomAccess !== undefined) return writePositionalDockerArchive(spec, sink as RandomAccessSink, opts);
+    return writeDockerArchive(spec, sink, opts);
+  }
   const ociOpts = { workers: opts.workers, layerCompress: opts.layerCompress, level: opts.layerLevel, signal: opts.signal, onProgress: opts.onProgress };
   if (opts.format === "oci") {
     const result = await writeOciLayout(spec, opts.output as string, ociOpts);

@@ -108,21 +108,11 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       onLayer: (index, d) => emit({ type: "layer", index, layers: spec.layers.length, diffId: d.diffId as Digest, size: d.size }),
       onBytes: (bytes) => emit({ type: "bytes", bytes }),
     });
-    const config = imageConfigBytes({
-      created: spec.created,
-      architecture: spec.architecture,
-      config: spec.config,
-      layers: spec.layers.map((l, i) => ({ diffId: digests[i]!.diffId as Digest, paths: l.paths })),
-    });
-    const configHex = sha256Hex(config);
-    const configName = `${configHex}.json`;
-    await archive.member(configName, config);
-    await archive.member("manifest.json", manifestBytes(configName, spec.repoTags, spec.layers.map((_, i) => layerMemberName(i))));
-    await archive.finish();
+    const configHex = await finishArchive(archive, spec, digests);
     await stage?.finish();
     opts.signal?.throwIfAborted();
     await sink.commit();
-    const imageId = asDigest(configHex);
+    const imageId = configHex;
     emit({ type: "done", imageId, bytes: sink.bytesWritten });
     return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
   } catch (err) {
@@ -133,4 +123,23 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
     await pool.destroy().catch(() => undefined);
     await fs.promises.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The end of a docker-archive, after its layers: the image config (its digest is the image ID,
+ * returned), manifest.json, and the end blocks.
+ */
+export async function finishArchive(archive: DockerArchiveWriter, spec: ImageSpec, digests: readonly LayerDigest[]): Promise<Digest> {
+  const config = imageConfigBytes({
+    created: spec.created,
+    architecture: spec.architecture,
+    config: spec.config,
+    layers: spec.layers.map((l, i) => ({ diffId: digests[i]!.diffId as Digest, paths: l.paths })),
+  });
+  const configHex = sha256Hex(config);
+  const configName = `${configHex}.json`;
+  await archive.member(configName, config);
+  await archive.member("manifest.json", manifestBytes(configName, spec.repoTags, spec.layers.map((_, i) => layerMemberName(i))));
+  await archive.finish();
+  return asDigest(configHex);
 }

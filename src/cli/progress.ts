@@ -47,9 +47,10 @@ export function progressReporter(mode: ProgressMode, stream: NodeJS.WriteStream 
           if (tty) draw(false);
           break;
         case "layer":
-          done = e.index + 1;
+          // Layers may finish in any order (an output file is written in parallel): count them.
+          done += 1;
           if (tty) draw(true);
-          else stream.write(`layer ${done}/${layers} ${e.diffId} ${mb(e.size)}\n`);
+          else stream.write(`layer ${e.index + 1}/${layers} ${e.diffId} ${mb(e.size)}\n`);
           break;
         case "done":
           if (tty) stream.write("\r\x1b[K");

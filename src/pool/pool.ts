@@ -11,7 +11,7 @@ import type { Codec } from "../archive/codecs.js";
 import type { CompressBlock } from "../archive/compress-stage.js";
 import { LayerStream } from "./layer-stream.js";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
-import { ctlWords, OUT_WORDS, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask } from "./protocol.js";
+import { ctlWords, OUT_WORDS, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask, type WriteAtSpec } from "./protocol.js";
 
 /**
  * A small young generation for the workers. Their garbage is short-lived (walk entries, headers),
@@ -58,6 +58,16 @@ export class WorkerPool {
     const done = this.layers.run({ ...task, channel }, { transferList: [port2] }) as Promise<LayerDigest | undefined>;
     done.catch((err: unknown) => stream.fail(err));
     return { stream, done };
+  }
+
+  /** Positional mode: a layer's exact tar size (see build-layer.ts). */
+  measureLayer(task: LayerTask): Promise<number> {
+    return this.layers.run(task, { name: "measure" }) as Promise<number>;
+  }
+
+  /** Positional mode: write a layer into an open file at a known offset; resolves with its digest. */
+  writeLayerAt(task: LayerTask, at: WriteAtSpec): Promise<LayerDigest> {
+    return this.layers.run({ ...task, at }, { name: "writeAt" }) as Promise<LayerDigest>;
   }
 
   /** Compress one block (see CompressTask); resolves with the compressed length. */

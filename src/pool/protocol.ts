@@ -90,6 +90,20 @@ export interface CustomisationLayerTask extends CustomisationSpec {
 
 export type LayerTask = StoreLayerTask | FileLayerTask | CustomisationLayerTask;
 
+/**
+ * Where a positional layer task writes (see build-layer.ts, writeLayerAt): `size` bytes into the
+ * open file `fd` (the process's descriptor, shared by every thread) from `offset` on. `abort`
+ * holds one Int32 word, 1 once the build is cancelled; `progress` one BigInt64 word that every
+ * task adds its written bytes to (the main thread reports it).
+ */
+export interface WriteAtSpec {
+  readonly fd: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly abort: SharedArrayBuffer;
+  readonly progress: SharedArrayBuffer;
+}
+
 /** The result of a layer task: the digest covers exactly the uncompressed layer tar (its diff_id). */
 export interface LayerDigest {
   /** `sha256:<hex>` of the uncompressed layer tar. */
