@@ -735,7 +735,7 @@ function renderMarkdown(r, opts) {
   let s = `Run ${r.date.slice(0, 10)} on \`${r.host}\` (${r.machine.cores} cores, ${r.machine.cpu}, node ${r.machine.node}), strata ${r.strata.commit.slice(0, 10)}${opts.quick ? ", --quick" : ""}. `;
   s += `Main closure ${fmtSize(r.options.size)}: ${m.paths} paths, ${m.files} files, archive ${Math.round(m.archiveBytes / MB)} MB, in tmpfs; medians of ${r.options.rounds} interleaved runs (gz, pigz: ${r.options.heavyRounds}).\n\n`;
   s += "| case | median s | best s | MB/s | ratio to floor | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
-  for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "floor-zstd", "zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
+  for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "floor-zstd", "zstd", "oci-zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
   s += "\nScaling: `-j N` unpinned, and `-j N` pinned to N cores with taskset (the last row is the unpinned run on all cores).\n\n";
   s += "| workers | uncompressed s | speedup | zstd s | speedup | pinned uncompressed s | speedup | pinned zstd s | speedup |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   const f2 = (x) => x?.toFixed(2) ?? "—";
