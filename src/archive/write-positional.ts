@@ -58,7 +58,8 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
       offset += header.length + padded(size);
       if (padded(size) > size) small.push(writeAt(Buffer.alloc(padded(size) - size), offset - (padded(size) - size)));
     }
-    await Promise.all(small);
+    // Every write settles before a failure is thrown: the sink then closes the descriptor.
+    await allOrAbort(small, abort);
 
     // Largest first: the longest jobs start at once, and the small ones fill in around them.
     const order = sizes.map((size, i) => ({ size, i })).sort((a, b) => b.size - a.size || a.i - b.i).map((x) => x.i);
