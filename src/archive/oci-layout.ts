@@ -179,9 +179,10 @@ class BlobWriter implements LayerOutput {
     return new BlobWriter(await fileSink(temp), temp, blobs, compression, level, pool, blocks);
   }
 
-  /** After a failure: give the compression blocks back; the temp dir goes with the build. */
+  /** After a failure: give the compression blocks back and close the temp blob (removed with the temp dir). */
   discard(): void {
     this.stage?.discard();
+    void this.sink.abort().catch(() => undefined);
   }
 
   async begin(): Promise<void> {}
