@@ -9,6 +9,10 @@ import { createRequire } from "node:module";
 export interface Native {
   /** fcntl(fd, F_SETPIPE_SZ, bytes): the pipe's new size, or -errno. */
   setPipeSize(fd: number, bytes: number): number;
+  /** The descriptor's file offset, or -1 if it appends (O_APPEND) or cannot seek. */
+  fileOffset(fd: number): number;
+  /** lseek(fd, offset, SEEK_SET): 0, or -errno. */
+  seekTo(fd: number, offset: number): number;
 }
 
 let loaded: Native | null | undefined;
@@ -51,4 +55,20 @@ export function widenPipe(fd: number): number | undefined {
   if (!isPipe) return undefined;
   const r = native()?.setPipeSize(fd, PIPE_BYTES);
   return r !== undefined && r > 0 ? r : undefined;
+}
+
+/**
+ * Where an output descriptor that is a regular file may be written in place (pwrite) from: its
+ * current offset, unless it appends (`>>`: pwrite would ignore the offset) or the helper is
+ * missing. Undefined means: write it as a stream.
+ */
+export function writableInPlaceAt(fd: number): number | undefined {
+  let isFile: boolean;
+  try {
+    isFile = fs.fstatSync(fd).isFile();
+  } catch {
+    return undefined;
+  }
+  const at = isFile ? native()?.fileOffset(fd) : undefined;
+  return at !== undefined && at >= 0 ? at : undefined;
 }

@@ -184,6 +184,26 @@ describe("strata CLI", () => {
     }
   });
 
+  it("writes stdout redirected to a file in place, from the shell's offset, leaving the offset after it; >> streams", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "strata-redirect-"));
+    const q = (p: string): string => `'${p.replace(/'/g, "'\\''")}'`;
+    const cmd = ["node", CLI, "build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q", "--max-layers", "4"].map(q).join(" ");
+    try {
+      const ref = path.join(out, "ref.tar");
+      expect(strata(["build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root, "-q", "--max-layers", "4", "-o", ref]).code).toBe(0);
+      const archive = fs.readFileSync(ref);
+      const around = path.join(out, "around.tar");
+      const appended = path.join(out, "appended.tar");
+      fs.writeFileSync(appended, "OLD");
+      const r = spawnSync("bash", ["-c", `{ printf PREFIX; ${cmd}; printf SUFFIX; } > ${q(around)} && ${cmd} >> ${q(appended)}`], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(fs.readFileSync(around).equals(Buffer.concat([Buffer.from("PREFIX"), archive, Buffer.from("SUFFIX")]))).toBe(true);
+      expect(fs.readFileSync(appended).equals(Buffer.concat([Buffer.from("OLD"), archive]))).toBe(true);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it("reports a full disk on stdout (/dev/full)", () => {
     const fd = fs.openSync("/dev/full", "w");
     try {

@@ -3,10 +3,13 @@
  * No skip: on the Linux machines strata is tested on, a missing helper is a failed build step.
  */
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { native, PIPE_BYTES } from "../src/native.js";
+import { descriptorSink } from "../src/archive/sink.js";
+import { native, PIPE_BYTES, writableInPlaceAt } from "../src/native.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -32,5 +35,31 @@ describe("native helper", () => {
 
   it("reports errors as -errno instead of throwing (a bad descriptor)", () => {
     expect(native()!.setPipeSize(987654, PIPE_BYTES)).toBe(-9); // EBADF
+    expect(native()!.seekTo(987654, 0)).toBe(-9);
+    expect(native()!.fileOffset(987654)).toBe(-1);
+  });
+
+  it("reads and moves a file offset, and refuses an appending descriptor (pwrite would ignore offsets)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-native-"));
+    const file = path.join(dir, "f");
+    const fd = fs.openSync(file, "w");
+    const fa = fs.openSync(file, "a");
+    try {
+      fs.writeSync(fd, "abc");
+      expect(native()!.fileOffset(fd)).toBe(3);
+      expect(native()!.seekTo(fd, 10)).toBe(0);
+      expect(native()!.fileOffset(fd)).toBe(10);
+      expect(native()!.fileOffset(fa)).toBe(-1);
+      expect(writableInPlaceAt(fd)).toBe(10);
+      expect(writableInPlaceAt(fa)).toBeUndefined();
+      // So stdout redirected to a file is written in place from there (the positional writer),
+      // and `>>` is streamed.
+      expect(descriptorSink(fd).randomAccess?.base).toBe(10);
+      expect(descriptorSink(fa).randomAccess).toBeUndefined();
+    } finally {
+      fs.closeSync(fd);
+      fs.closeSync(fa);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,9 +16,9 @@ export interface Sink extends ByteOutput {
   /** Bytes written so far. */
   readonly bytesWritten: number;
   /**
-   * Present when the output is a new, empty regular file that may be written at any offset
-   * (pwrite), from any thread: the positional writer then writes every layer at its place, in
+   * Present when the output is a regular file that may be written at any offset (pwrite) from
+   * `base` on, from any thread: the positional writer then writes every layer at its place, in
    * parallel. Bytes written that way are counted with `wrote()`; commit() and abort() work as ever.
    */
-  readonly randomAccess?: { readonly fd: number; wrote(bytes: number): void } | undefined;
+  readonly randomAccess?: { readonly fd: number; readonly base: number; wrote(bytes: number): void } | undefined;
 }

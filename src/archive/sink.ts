@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { StrataError, toStrataError } from "../errors.js";
-import { widenPipe } from "../native.js";
+import { native, widenPipe, writableInPlaceAt } from "../native.js";
 import type { Sink } from "./byte-output.js";
 
 /** Writes smaller than this are gathered (copied) and sent along with the next write. */
@@ -99,9 +99,29 @@ function dropWritten(buffers: Uint8Array[], n: number): Uint8Array[] {
   return rest;
 }
 
-/** An open descriptor the caller owns (stdout): written, never closed or removed. */
+/**
+ * An open descriptor the caller owns (stdout): written, never closed or removed. A regular file
+ * (`strata build > image.tar`) is written in place from its current offset, which is left after
+ * the archive, as sequential writes would leave it.
+ */
 export function descriptorSink(fd: number, what = "the output"): Sink {
-  return new FdSink(fd, what);
+  const at = writableInPlaceAt(fd);
+  return at === undefined ? new FdSink(fd, what) : new InPlaceFdSink(fd, what, at);
+}
+
+class InPlaceFdSink extends FdSink {
+  readonly randomAccess: { fd: number; base: number; wrote(bytes: number): void };
+
+  constructor(fd: number, what: string, base: number) {
+    super(fd, what);
+    this.randomAccess = { fd, base, wrote: (bytes) => void (this.bytesWritten += bytes) };
+  }
+
+  override async commit(): Promise<void> {
+    await super.commit();
+    // Streamed writes moved the offset already; positional ones did not.
+    native()?.seekTo(this.fd, this.randomAccess.base + this.bytesWritten);
+  }
 }
 
 /**
@@ -136,7 +156,7 @@ export async function fileSink(target: string): Promise<Sink> {
 class FileSink extends FdSink {
   private closed = false;
   /** A fresh temp file: writable at any offset (see Sink.randomAccess). */
-  readonly randomAccess = { fd: this.fd, wrote: (bytes: number): void => void (this.bytesWritten += bytes) };
+  readonly randomAccess = { fd: this.fd, base: 0, wrote: (bytes: number): void => void (this.bytesWritten += bytes) };
 
   constructor(fd: number, private readonly temp: string, private readonly target: string) {
     super(fd, target);

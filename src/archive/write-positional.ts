@@ -23,7 +23,7 @@ import { finishArchive, type ImageResult, type ImageSpec, type WriteOptions } fr
 export type RandomAccessSink = Sink & { readonly randomAccess: NonNullable<Sink["randomAccess"]> };
 
 export async function writePositionalDockerArchive(spec: ImageSpec, sink: RandomAccessSink, opts: WriteOptions): Promise<ImageResult> {
-  const { fd } = sink.randomAccess;
+  const { fd, base } = sink.randomAccess;
   const pool = new WorkerPool(opts.workers);
   const abortWord = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const progress = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
@@ -35,7 +35,7 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
   const writeAt = async (bytes: Uint8Array, position: number): Promise<void> => {
     let at = 0;
     while (at < bytes.length) {
-      const bytesWritten = await pwrite(fd, bytes, at, bytes.length - at, position + at).catch((err: unknown) => {
+      const bytesWritten = await pwrite(fd, bytes, at, bytes.length - at, base + position + at).catch((err: unknown) => {
         throw toStrataError(err, "writing the output");
       });
       at += bytesWritten;
@@ -73,7 +73,7 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
     };
     const ticker = setInterval(report, 100);
     try {
-      await allOrAbort(order.map((i) => pool.writeLayerAt(spec.layers[i]!.task, { fd, offset: dataAt[i]!, size: sizes[i]!, abort: abortWord, progress }).then((d) => {
+      await allOrAbort(order.map((i) => pool.writeLayerAt(spec.layers[i]!.task, { fd, offset: base + dataAt[i]!, size: sizes[i]!, abort: abortWord, progress }).then((d) => {
         digests[i] = d;
         sink.randomAccess.wrote(d.size);
         report();
