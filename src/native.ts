@@ -13,6 +13,8 @@ export interface Native {
   fileOffset(fd: number): number;
   /** lseek(fd, offset, SEEK_SET): 0, or -errno. */
   seekTo(fd: number, offset: number): number;
+  /** posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED): 0, or the error number. */
+  willNeed(fd: number): number;
 }
 
 let loaded: Native | null | undefined;

@@ -82,12 +82,13 @@ export class ChunkedOutput {
 
   /**
    * Copy exactly `size` bytes of the regular file `path` (as planned), and fail with E_FILE_CHANGED
-   * if the file now holds fewer or more bytes.
+   * if the file now holds fewer or more bytes. `opened`: a descriptor of it already open (the
+   * prefetch window's), closed here like one opened here.
    */
-  file(path: Buffer, size: number): void {
+  file(path: Buffer, size: number, opened?: number): void {
     let fd: number;
     try {
-      fd = fs.openSync(path, "r");
+      fd = opened ?? fs.openSync(path, "r");
     } catch (err) {
       throw fsError(err, path);
     }

@@ -164,6 +164,22 @@ describe("store layer bytes equal nixpkgs' (Python tarfile oracle)", () => {
     }
   });
 
+  it("closes every file it opened ahead when a layer fails midway (no descriptor leaks)", () => {
+    const open = (): number => fs.readdirSync("/proc/self/fd").length;
+    const victim = at("0a1b2c3d4e5f6g7h8i9j0k1l2m3n4p5q-corner-1.0", "shrinks.bin");
+    fs.writeFileSync(victim, Buffer.alloc(64 << 10, 1));
+    try {
+      const layer = planStoreLayer({ paths: ALL, ownership: ROOT_OWNER, fsRoot: root });
+      fs.truncateSync(victim, 10); // after planning: its turn finds fewer bytes
+      const before = open();
+      const out = new ChunkedOutput(callbackTarget(() => undefined, 1 << 20));
+      expect(() => writeLayer(layer, out)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED" }));
+      expect(open()).toBe(before);
+    } finally {
+      fs.rmSync(victim, { force: true });
+    }
+  });
+
   it("for an empty layer (only /nix/ and /nix/store/)", async () => {
     expect(strata(root, [], ROOT_OWNER).hex).toBe((await oracle(root, [], ROOT_OWNER)).hex);
   });
