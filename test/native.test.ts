@@ -37,6 +37,16 @@ describe("native helper", () => {
     expect(native()!.setPipeSize(987654, PIPE_BYTES)).toBe(-9); // EBADF
     expect(native()!.seekTo(987654, 0)).toBe(-9);
     expect(native()!.fileOffset(987654)).toBe(-1);
+    expect(native()!.willNeed(987654)).toBe(9); // posix_fadvise returns the error number
+  });
+
+  it("announces a file to read ahead (posix_fadvise WILLNEED)", () => {
+    const fd = fs.openSync(process.execPath, "r");
+    try {
+      expect(native()!.willNeed(fd)).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   it("reads and moves a file offset, and refuses an appending descriptor (pwrite would ignore offsets)", () => {
