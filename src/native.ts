@@ -71,6 +71,6 @@ export function writableInPlaceAt(fd: number): number | undefined {
   } catch {
     return undefined;
   }
-  const at = isFile ? native()?.fileOffset(fd) : undefined;
+  const at = isFile ? native()?.fileOffset?.(fd) : undefined; // ?.(): a helper built before it existed
   return at !== undefined && at >= 0 ? at : undefined;
 }
