@@ -355,6 +355,9 @@ async function main() {
   const notes = [];
 
   if (opts.quick) notes.push("--quick: closures too small to judge the goals by (strata's ~0.2 s start-up weighs on every case); use the full run");
+  if (!fs.existsSync(path.join(REPO, "build", "Release", "strata_native.node"))) {
+    notes.push("strata's native helper is not built (build/Release/strata_native.node): no 1 MiB output pipe, no read-ahead; run `npm run install`");
+  }
   if (!fs.existsSync(path.join(REPO, "dist", "src", "cli.js"))) {
     throw new Error("dist/ is missing: build first (npm run build); `npm run bench` does it for you");
   }
@@ -468,7 +471,12 @@ async function main() {
       tools: { tar: versionOf("tar"), openssl: versionOf("openssl", ["version"]), zstd: versionOf("zstd", ["-V"]), pigz: versionOf("pigz") },
     },
     options: { quick: opts.quick, full: opts.full, size: opts.size, smallFiles: opts.smallFiles, rounds: opts.rounds, heavyRounds: opts.heavyRounds, workers: N, seed: opts.seed },
-    strata: { commit: spawnSync("git", ["-C", REPO, "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim(), dirty: spawnSync("git", ["-C", REPO, "status", "--porcelain", "--", "src", "workers"], { encoding: "utf8" }).stdout.trim() !== "" },
+    strata: {
+      commit: spawnSync("git", ["-C", REPO, "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim(),
+      dirty: spawnSync("git", ["-C", REPO, "status", "--porcelain", "--", "src", "workers", "native"], { encoding: "utf8" }).stdout.trim() !== "",
+      // The native helper changes speed (pipe size, read-ahead), never bytes: say whether it was there.
+      nativeHelper: fs.existsSync(path.join(REPO, "build", "Release", "strata_native.node")),
+    },
     setup: { workDir, tmpfs: onTmpfs, spool },
     closures: {},
     cases: {},
