@@ -24,14 +24,14 @@
 #include <unistd.h>
 #include <node_api.h>
 
-static int get_int64_args(napi_env env, napi_callback_info info, size_t want, int64_t* out) {
+/* The `want` integer arguments, or a TypeError with `usage` thrown (and 0 returned). */
+static int int_args(napi_env env, napi_callback_info info, size_t want, int64_t* out, const char* usage) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return 0;
-  for (size_t i = 0; i < want; i++) {
-    if (napi_get_value_int64(env, argv[i], &out[i]) != napi_ok) return 0;
-  }
-  return 1;
+  int ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= want;
+  for (size_t i = 0; ok && i < want; i++) ok = napi_get_value_int64(env, argv[i], &out[i]) == napi_ok;
+  if (!ok) napi_throw_type_error(env, NULL, usage);
+  return ok;
 }
 
 static napi_value number(napi_env env, double v) {
@@ -40,12 +40,20 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
+static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
+  int64_t a[2];
+  if (!int_args(env, info, 2, a, "setPipeSize(fd, bytes) takes two integers")) return NULL;
+#ifdef F_SETPIPE_SZ
+  int r = fcntl((int)a[0], F_SETPIPE_SZ, (int)a[1]);
+  return number(env, r < 0 ? -errno : r);
+#else
+  return number(env, -ENOSYS);
+#endif
+}
+
 static napi_value file_offset(napi_env env, napi_callback_info info) {
   int64_t a[1];
-  if (!get_int64_args(env, info, 1, a)) {
-    napi_throw_type_error(env, NULL, "fileOffset(fd) takes an integer");
-    return NULL;
-  }
+  if (!int_args(env, info, 1, a, "fileOffset(fd) takes an integer")) return NULL;
   int flags = fcntl((int)a[0], F_GETFL);
   if (flags < 0 || (flags & O_APPEND)) return number(env, -1);
   off_t at = lseek((int)a[0], 0, SEEK_CUR);
@@ -54,52 +62,24 @@ static napi_value file_offset(napi_env env, napi_callback_info info) {
 
 static napi_value seek_to(napi_env env, napi_callback_info info) {
   int64_t a[2];
-  if (!get_int64_args(env, info, 2, a)) {
-    napi_throw_type_error(env, NULL, "seekTo(fd, offset) takes two integers");
-    return NULL;
-  }
+  if (!int_args(env, info, 2, a, "seekTo(fd, offset) takes two integers")) return NULL;
   return number(env, lseek((int)a[0], (off_t)a[1], SEEK_SET) < 0 ? -errno : 0);
-}
-
-static napi_value set_pipe_size(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t fd = -1;
-  int32_t bytes = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &bytes) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setPipeSize(fd, bytes) takes two integers");
-    return NULL;
-  }
-#ifdef F_SETPIPE_SZ
-  int r = fcntl(fd, F_SETPIPE_SZ, bytes);
-  int result = r < 0 ? -errno : r;
-#else
-  int result = -ENOSYS;
-#endif
-  napi_value out;
-  napi_create_int32(env, result, &out);
-  return out;
 }
 
 static napi_value will_need(napi_env env, napi_callback_info info) {
   int64_t a[1];
-  if (!get_int64_args(env, info, 1, a)) {
-    napi_throw_type_error(env, NULL, "willNeed(fd) takes an integer");
-    return NULL;
-  }
+  if (!int_args(env, info, 1, a, "willNeed(fd) takes an integer")) return NULL;
   return number(env, posix_fadvise((int)a[0], 0, 0, POSIX_FADV_WILLNEED));
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "setPipeSize", NAPI_AUTO_LENGTH, set_pipe_size, NULL, &fn);
-  napi_set_named_property(env, exports, "setPipeSize", fn);
-  napi_create_function(env, "fileOffset", NAPI_AUTO_LENGTH, file_offset, NULL, &fn);
-  napi_set_named_property(env, exports, "fileOffset", fn);
-  napi_create_function(env, "seekTo", NAPI_AUTO_LENGTH, seek_to, NULL, &fn);
-  napi_set_named_property(env, exports, "seekTo", fn);
-  napi_create_function(env, "willNeed", NAPI_AUTO_LENGTH, will_need, NULL, &fn);
-  napi_set_named_property(env, exports, "willNeed", fn);
+  const struct { const char* name; napi_callback fn; } fns[] = {
+    {"setPipeSize", set_pipe_size}, {"fileOffset", file_offset}, {"seekTo", seek_to}, {"willNeed", will_need},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
   return exports;
 }

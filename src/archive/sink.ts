@@ -26,6 +26,11 @@ class FdSink implements Sink {
     widenPipe(fd);
   }
 
+  /** Sink.randomAccess for a descriptor that may be written in place from `base` on. */
+  protected inPlaceFrom(base: number): NonNullable<Sink["randomAccess"]> {
+    return { fd: this.fd, base, wrote: (bytes) => void (this.bytesWritten += bytes) };
+  }
+
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
     if (bytes.length < SMALL_WRITE && this.gathered + bytes.length <= GATHER_BYTES) {
@@ -110,11 +115,11 @@ export function descriptorSink(fd: number, what = "the output"): Sink {
 }
 
 class InPlaceFdSink extends FdSink {
-  readonly randomAccess: { fd: number; base: number; wrote(bytes: number): void };
+  readonly randomAccess: NonNullable<Sink["randomAccess"]>;
 
   constructor(fd: number, what: string, base: number) {
     super(fd, what);
-    this.randomAccess = { fd, base, wrote: (bytes) => void (this.bytesWritten += bytes) };
+    this.randomAccess = this.inPlaceFrom(base);
   }
 
   override async commit(): Promise<void> {
@@ -156,7 +161,7 @@ export async function fileSink(target: string): Promise<Sink> {
 class FileSink extends FdSink {
   private closed = false;
   /** A fresh temp file: writable at any offset (see Sink.randomAccess). */
-  readonly randomAccess = { fd: this.fd, base: 0, wrote: (bytes: number): void => void (this.bytesWritten += bytes) };
+  readonly randomAccess = this.inPlaceFrom(0);
 
   constructor(fd: number, private readonly temp: string, private readonly target: string) {
     super(fd, target);
