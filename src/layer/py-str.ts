@@ -90,8 +90,3 @@ export function asciiReplace(bytes: Uint8Array, limit: number): Buffer {
   }
   return out;
 }
-
-/** Number of characters Python's str of these bytes has. */
-export function pythonLength(bytes: Uint8Array): number {
-  return isAscii(bytes) ? bytes.length : pythonCodePoints(bytes).length;
-}

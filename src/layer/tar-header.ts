@@ -14,7 +14,7 @@
  * - `hdrcharset=BINARY` leads the records when a value is not valid UTF-8.
  */
 import { isUtf8 } from "node:buffer";
-import { asciiReplace, isAscii, pythonLength } from "./py-str.js";
+import { asciiReplace, isAscii } from "./py-str.js";
 
 export const BLOCK = 512;
 /** tarfile's RECORDSIZE: an archive is padded to a multiple of 20 blocks. */
@@ -47,9 +47,15 @@ const OCTAL_LIMIT_12 = 8 ** 11; // size, mtime: 11 octal digits
  * everything. Computed once per entry at planning time: the records' length decides the layer size.
  */
 export function paxRecords(f: TarHeaderFields): Buffer | undefined {
+  // The common case, with nothing to record, allocates nothing: it runs once per entry.
+  if (fitsUstar(f.name, 100) && fitsUstar(f.linkname, 100) && fitsUstar(f.uname, 32) && fitsUstar(f.gname, 32) &&
+    f.uid >= 0 && f.uid < OCTAL_LIMIT_8 && f.gid >= 0 && f.gid < OCTAL_LIMIT_8 &&
+    f.size >= 0 && f.size < OCTAL_LIMIT_12 && f.mtime >= 0 && f.mtime < OCTAL_LIMIT_12) {
+    return undefined;
+  }
   const records: [string, Uint8Array][] = [];
   const text = (key: string, value: Uint8Array, limit: number): void => {
-    if (!isAscii(value) || pythonLength(value) > limit) records.push([key, value]);
+    if (!fitsUstar(value, limit)) records.push([key, value]);
   };
   text("path", f.name, 100);
   text("linkpath", f.linkname, 100);
@@ -62,7 +68,6 @@ export function paxRecords(f: TarHeaderFields): Buffer | undefined {
   num("gid", f.gid, OCTAL_LIMIT_8);
   num("size", f.size, OCTAL_LIMIT_12);
   num("mtime", f.mtime, OCTAL_LIMIT_12);
-  if (records.length === 0) return undefined;
 
   const parts: Buffer[] = [];
   if (records.some(([, value]) => !isUtf8(value))) parts.push(Buffer.from("21 hdrcharset=BINARY\n", "ascii"));
@@ -78,6 +83,11 @@ export function paxRecords(f: TarHeaderFields): Buffer | undefined {
     parts.push(Buffer.from(`${len} ${key}=`, "ascii"), Buffer.from(value), Buffer.from("\n", "ascii"));
   }
   return Buffer.concat(parts);
+}
+
+/** Whether a ustar text field holds the value as is: all ASCII (bytes are characters) and short enough. */
+function fitsUstar(value: Uint8Array, limit: number): boolean {
+  return value.length <= limit && isAscii(value);
 }
 
 /** Bytes the header of an entry takes: its ustar block plus the PAX header and records, if any. */
@@ -110,38 +120,77 @@ export function writeHeader(target: Uint8Array, offset: number, f: TarHeaderFiel
 
 const PAX_NAME = Buffer.from("././@PaxHeader", "ascii");
 const MAGIC = Buffer.from("ustar\x0000", "latin1");
-
+/**
+ * One ustar block. It runs once per entry (a hundred thousand times for a large closure), so it
+ * writes every field in place, without strings or buffers, and sums the checksum from the
+ * fields it writes instead of reading the block back.
+ */
 function writeUstar(
   t: Uint8Array,
   o: number,
   f: Omit<TarHeaderFields, "type"> & { readonly type: EntryType | "x" },
 ): void {
   t.fill(0, o, o + BLOCK);
-  t.set(asciiReplace(f.name, 100), o);
-  octal(t, o + 100, 8, f.mode & 0o7777);
-  octal(t, o + 108, 8, fits(f.uid, OCTAL_LIMIT_8));
-  octal(t, o + 116, 8, fits(f.gid, OCTAL_LIMIT_8));
-  octal(t, o + 124, 12, fits(f.size, OCTAL_LIMIT_12));
-  octal(t, o + 136, 12, fits(f.mtime, OCTAL_LIMIT_12));
-  t.fill(0x20, o + 148, o + 156); // checksum counted as spaces
-  t[o + 156] = f.type.charCodeAt(0);
-  t.set(asciiReplace(f.linkname, 100), o + 157);
-  t.set(MAGIC, o + 257);
-  t.set(asciiReplace(f.uname, 32), o + 265);
-  t.set(asciiReplace(f.gname, 32), o + 297);
+  const type = f.type.charCodeAt(0);
+  t[o + 156] = type;
+  const sum = CONSTANT_SUM + type +
+    text(t, o, f.name, 100) +
+    octal(t, o + 100, 8, f.mode & 0o7777) +
+    octal(t, o + 108, 8, fits(f.uid, OCTAL_LIMIT_8)) +
+    octal(t, o + 116, 8, fits(f.gid, OCTAL_LIMIT_8)) +
+    octal(t, o + 124, 12, fits(f.size, OCTAL_LIMIT_12)) +
+    octal(t, o + 136, 12, fits(f.mtime, OCTAL_LIMIT_12)) +
+    text(t, o + 157, f.linkname, 100) +
+    text(t, o + 265, f.uname, 32) +
+    text(t, o + 297, f.gname, 32);
+  for (let i = 0; i < MAGIC.length; i++) t[o + 257 + i] = MAGIC[i]!;
+  octal(t, o + 148, 7, sum); // 6 digits and a NUL, then a space
+  t[o + 155] = 0x20;
+}
+
+/** What the checksum counts besides the fields written one by one: its own 8 bytes as spaces, the magic. */
+const CONSTANT_SUM = 8 * 0x20 + MAGIC.reduce((a, b) => a + b, 0);
+
+/**
+ * A text field: the bytes when all ASCII, else tarfile's ASCII-replaced characters; truncated to
+ * `limit`. Returns the sum of the bytes written.
+ */
+function text(t: Uint8Array, at: number, value: Uint8Array, limit: number): number {
   let sum = 0;
-  for (let i = o; i < o + BLOCK; i++) sum += t[i]!;
-  const digits = sum.toString(8).padStart(6, "0");
-  for (let i = 0; i < 6; i++) t[o + 148 + i] = digits.charCodeAt(i);
-  t[o + 154] = 0; // then the space left at o + 155
+  const n = Math.min(value.length, limit);
+  for (let i = 0; i < n; i++) {
+    const b = value[i]!;
+    if (b >= 0x80) return replaced(t, at, value, limit);
+    t[at + i] = b;
+    sum += b;
+  }
+  // ASCII up to the limit: those bytes are the first characters, whatever follows.
+  return sum;
+}
+
+function replaced(t: Uint8Array, at: number, value: Uint8Array, limit: number): number {
+  const field = asciiReplace(value, limit);
+  t.set(field, at);
+  return field.reduce((a, b) => a + b, 0);
 }
 
 function fits(value: number, limit: number): number {
   return value >= 0 && value < limit ? value : 0;
 }
 
-function octal(t: Uint8Array, at: number, width: number, value: number): void {
-  const digits = value.toString(8).padStart(width - 1, "0");
-  for (let i = 0; i < width - 1; i++) t[at + i] = digits.charCodeAt(i);
+/**
+ * `value` as `width - 1` zero-padded octal digits and a NUL (`value` fits: callers check).
+ * Returns the sum of the bytes written.
+ */
+function octal(t: Uint8Array, at: number, width: number, value: number): number {
+  let v = value;
+  let sum = 0;
+  for (let i = width - 2; i >= 0; i--) {
+    const digit = v % 8;
+    t[at + i] = 0x30 + digit;
+    sum += 0x30 + digit;
+    v = (v - digit) / 8;
+  }
   t[at + width - 1] = 0;
+  return sum;
 }

@@ -101,7 +101,8 @@ class Prefetch {
       if (r.value.source !== undefined) {
         this.files += 1;
         this.bytes += r.value.header.size;
-        this.willNeed ??= onDisk(r.value.source) ? (native()?.willNeed ?? null) : null;
+        // Decided once per layer, on its first file (not `??=`: null, "no prefetch", is a decision too).
+        if (this.willNeed === undefined) this.willNeed = onDisk(r.value.source) ? (native()?.willNeed ?? null) : null;
         if (this.willNeed !== null && r.value.header.size > 0) pending.fd = this.openAhead(r.value.source, this.willNeed);
       }
       this.window.push(pending);
