@@ -16,7 +16,7 @@ import path from "node:path";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
 import type { LayerContents, LayerEntry } from "./store-layer.js";
-import { BLOCK, RECORD, headerLength, padded, paxRecords, type TarHeaderFields } from "./tar-header.js";
+import { headerLength, padded, paxRecords, tarSize, type TarHeaderFields } from "./tar-header.js";
 
 interface Owned {
   uid: number;
@@ -71,9 +71,9 @@ export function planCustomisationLayer(spec: CustomisationSpec): LayerContents {
   for (const c of spec.chmod ?? []) find(root, c.path, "--chmod").mode = c.mode;
   const entries: LayerEntry[] = [];
   emit(root, "", mtime, entries);
-  let size = 2 * BLOCK;
+  let size = 0;
   for (const e of entries) size += headerLength(e.pax) + padded(e.header.size);
-  return { entries, size: Math.ceil(size / RECORD) * RECORD };
+  return { entries, size: tarSize(size) };
 }
 
 /** The parts of a relative image path, refusing anything that could leave the root. */

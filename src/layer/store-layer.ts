@@ -19,7 +19,7 @@ import fs from "node:fs";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
 import { comparePythonNames } from "./py-str.js";
-import { BLOCK, RECORD, headerLength, padded, paxRecords, type EntryType, type TarHeaderFields } from "./tar-header.js";
+import { headerLength, padded, paxRecords, tarSize, type EntryType, type TarHeaderFields } from "./tar-header.js";
 
 /** Owner and time fields that every store-layer entry gets (conf.json's uid, gid, uname, gname, mtime). */
 export interface LayerOwnership {
@@ -68,8 +68,7 @@ export function planStoreLayer(input: StoreLayerInput, entriesHeld = ENTRIES_HEL
     if (held !== undefined && held.length < entriesHeld) held.push(e);
     else held = undefined;
   }
-  const size = Math.ceil((entriesSize + 2 * BLOCK) / RECORD) * RECORD;
-  return { entries: held ?? walkAgain(input, entriesSize), size };
+  return { entries: held ?? walkAgain(input, entriesSize), size: tarSize(entriesSize) };
 }
 
 function entryLength(e: LayerEntry): number {

@@ -95,6 +95,14 @@ export function headerLength(pax: Uint8Array | undefined): number {
   return pax === undefined ? BLOCK : 2 * BLOCK + padded(pax.length);
 }
 
+/**
+ * Size of a tar whose entries (headers and padded contents) take `entriesSize` bytes: plus the
+ * two zero end blocks, padded to a whole record, as tarfile closes an archive.
+ */
+export function tarSize(entriesSize: number): number {
+  return Math.ceil((entriesSize + 2 * BLOCK) / RECORD) * RECORD;
+}
+
 /** `n` rounded up to a whole number of 512-byte blocks. */
 export function padded(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
