@@ -93,19 +93,27 @@ export class ChunkedOutput {
       throw fsError(err, path);
     }
     try {
+      // The end of the file must be where it was planned: a file that grew is as wrong as one that
+      // shrank. When the chunk has room, the last read asks for one byte more than is left (it
+      // lands in the free part of the chunk, overwritten later): getting exactly what is left is a
+      // short read, which on a regular file means its end. Otherwise one more read must find it.
       let left = size;
+      let endSeen = false;
       while (left > 0) {
         const chunk = this.ensure();
-        const n = fs.readSync(fd, chunk, this.pos, Math.min(left, chunk.length - this.pos), null);
+        const room = chunk.length - this.pos;
+        const n = fs.readSync(fd, chunk, this.pos, room > left ? left + 1 : room, null);
         if (n === 0) throw changed(path, size, size - left);
+        if (n > left) throw changed(path, size, undefined);
+        endSeen = room > left && n === left;
         this.pos += n;
         left -= n;
         if (this.pos === chunk.length) this.flush();
       }
-      // One more read must find the end of the file: a file that grew is as wrong as one that shrank.
-      // It reads into the free part of the chunk (overwritten later) or a byte of scratch.
-      const free = this.chunk !== undefined && this.pos < this.chunk.length;
-      if (fs.readSync(fd, free ? this.chunk! : PROBE, free ? this.pos : 0, 1, null) !== 0) throw changed(path, size, undefined);
+      if (!endSeen) {
+        const free = this.chunk !== undefined && this.pos < this.chunk.length;
+        if (fs.readSync(fd, free ? this.chunk! : PROBE, free ? this.pos : 0, 1, null) !== 0) throw changed(path, size, undefined);
+      }
     } catch (err) {
       throw err instanceof StrataError ? err : fsError(err, path);
     } finally {
