@@ -16,11 +16,19 @@
  * it into the page cache now, asynchronously. strata calls it for the next files of a layer while
  * it reads the current one, so that on a cold disk many small reads are in flight at once instead
  * of one at a time. 0, or the error number.
+ *
+ * listDir(path): a directory's children and what lstat (and readlink) says of each, in one call
+ * (see list_dir below and src/layer/list-dir.ts): the store-layer walk's lookups, relative to the
+ * open directory instead of along every file's whole path.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <node_api.h>
 
@@ -72,9 +80,114 @@ static napi_value will_need(napi_env env, napi_callback_info info) {
   return number(env, posix_fadvise((int)a[0], 0, 0, POSIX_FADV_WILLNEED));
 }
 
+/* A growable byte buffer. */
+typedef struct { char* data; size_t len, cap; int oom; } bytes_t;
+
+static char* reserve(bytes_t* b, size_t n) {
+  if (b->oom) return NULL;
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    char* d = realloc(b->data, cap);
+    if (d == NULL) { b->oom = 1; return NULL; }
+    b->data = d;
+    b->cap = cap;
+  }
+  char* at = b->data + b->len;
+  b->len += n;
+  return at;
+}
+
+/* One listing record's fixed part; the name and (symlinks) the target follow it. Little-endian. */
+typedef struct {
+  double size;       /* st_size */
+  uint32_t mode;     /* st_mode (type and permission bits) */
+  uint32_t name_len;
+  uint32_t link_len; /* symlink target length; 0 otherwise */
+  int32_t err;       /* errno of the child's lstat or readlink, 0 if none */
+} record_t;
+
+/*
+ * listDir(path: Buffer): the directory's children, each with what lstat (and readlink, for
+ * symlinks) says of it, in readdir order, as one buffer of records (record_t, name, target); or
+ * -errno when the directory cannot be opened or read. A child whose lstat or readlink fails gets
+ * its errno in its record: the caller reports it at that child's turn. One call per directory
+ * instead of a readdir and an lstat per child, and each lstat resolves one name relative to the
+ * open directory (fstatat) rather than the whole path again.
+ */
+static napi_value list_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void* raw;
+  size_t raw_len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_buffer_info(env, argv[0], &raw, &raw_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "listDir(path) takes a Buffer");
+    return NULL;
+  }
+  if (memchr(raw, 0, raw_len) != NULL) return number(env, -EINVAL); /* a C string would end early */
+  char* path = malloc(raw_len + 1);
+  if (path == NULL) return number(env, -ENOMEM);
+  memcpy(path, raw, raw_len);
+  path[raw_len] = 0;
+  DIR* dir = opendir(path);
+  free(path);
+  if (dir == NULL) return number(env, -errno);
+  int dfd = dirfd(dir);
+  bytes_t out = {0};
+  int err = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* d = readdir(dir);
+    if (d == NULL) { err = errno; break; }
+    const char* name = d->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    record_t r = {0};
+    struct stat st;
+    size_t name_len = strlen(name);
+    r.name_len = (uint32_t)name_len;
+    char* link = NULL;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      r.err = errno;
+    } else {
+      r.mode = st.st_mode;
+      r.size = (double)st.st_size;
+      if (S_ISLNK(st.st_mode)) {
+        /* st_size is the target's length on most file systems, 0 on some: grow until it fits. */
+        size_t cap = (size_t)st.st_size + 1 < 256 ? 256 : (size_t)st.st_size + 1;
+        for (;;) {
+          char* grown = realloc(link, cap);
+          if (grown == NULL) { r.err = ENOMEM; break; }
+          link = grown;
+          ssize_t n = readlinkat(dfd, name, link, cap);
+          if (n < 0) { r.err = errno; break; }
+          if ((size_t)n < cap) { r.link_len = (uint32_t)n; break; }
+          if (cap >= (1u << 24)) { r.err = ENAMETOOLONG; break; }
+          cap *= 2;
+        }
+      }
+    }
+    char* at = reserve(&out, sizeof r + name_len + r.link_len);
+    if (at != NULL) {
+      memcpy(at, &r, sizeof r);
+      memcpy(at + sizeof r, name, name_len);
+      if (r.link_len) memcpy(at + sizeof r + name_len, link, r.link_len);
+    }
+    free(link);
+  }
+  closedir(dir);
+  if (out.oom) err = ENOMEM;
+  napi_value result;
+  if (err != 0) result = number(env, -err);
+  else if (napi_create_buffer_copy(env, out.len, out.len ? out.data : "", NULL, &result) != napi_ok) result = number(env, -ENOMEM);
+  free(out.data);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback fn; } fns[] = {
     {"setPipeSize", set_pipe_size}, {"fileOffset", file_offset}, {"seekTo", seek_to}, {"willNeed", will_need},
+    {"listDir", list_dir},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

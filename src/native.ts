@@ -15,6 +15,11 @@ export interface Native {
   seekTo(fd: number, offset: number): number;
   /** posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED): 0, or the error number. */
   willNeed(fd: number): number;
+  /**
+   * A directory's children with their lstat (and readlink) results, packed (see list-dir.ts), or
+   * -errno. Optional: a helper built before it existed lacks it.
+   */
+  listDir?: (dir: Buffer) => Buffer | number;
 }
 
 let loaded: Native | null | undefined;

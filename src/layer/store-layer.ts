@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
+import { defaultLister, type Child, type DirLister } from "./list-dir.js";
 import { comparePythonNames } from "./py-str.js";
 import { headerLength, padded, paxRecords, tarSize, type EntryType, type TarHeaderFields } from "./tar-header.js";
 
@@ -52,6 +53,8 @@ export interface StoreLayerInput {
   readonly ownership: LayerOwnership;
   /** Where the store is on this machine: files of `/nix/store/x` are read at `fsRoot + /nix/store/x`. */
   readonly fsRoot: string;
+  /** How directories are listed (tests pick one); default: the native helper's if built, else Node's. */
+  readonly lister?: DirLister | undefined;
 }
 
 const SLASH = 0x2f;
@@ -105,32 +108,76 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
   yield entry(Buffer.from("/nix"), "5", 0o755, 0, EMPTY, undefined);
   yield entry(Buffer.from("/nix/store"), "5", 0o755, 0, EMPTY, undefined);
 
+  const list = input.lister ?? defaultLister();
   for (const storePath of input.paths) {
     const name = Buffer.from(storePath, "utf8");
     const fsPath = root.length === 0 ? name : Buffer.concat([root, name]);
-    // Depth-first, pre-order, siblings sorted: the order pathlib's sorted(rglob) gives.
-    const stack: [Buffer, Buffer][] = [[name, fsPath]];
-    let top = true;
+    // Depth-first, pre-order, siblings sorted: the order pathlib's sorted(rglob) gives. Each
+    // directory's listing brings its children's lstat; only the store path itself is looked up alone.
+    const stack: Pending[] = [top(name, fsPath, storePath)];
     while (stack.length > 0) {
-      const [entryName, entryPath] = stack.pop()!;
-      const st = lstat(entryPath, storePath, top);
-      top = false;
-      if (st.isSymbolicLink()) {
-        yield entry(entryName, "2", st.mode, 0, readlink(entryPath), undefined);
-      } else if (st.isDirectory()) {
-        yield entry(entryName, "5", st.mode, 0, EMPTY, undefined);
-        const children = readdir(entryPath).sort(comparePythonNames);
+      const { name: entryName, path: entryPath, child } = stack.pop()!;
+      if (child.err !== undefined) throw fsError(child.err, entryPath, storePath);
+      const type = child.mode & S_IFMT;
+      if (type === S_IFLNK) {
+        yield entry(entryName, "2", child.mode, 0, child.link, undefined);
+      } else if (type === S_IFDIR) {
+        yield entry(entryName, "5", child.mode, 0, EMPTY, undefined);
+        const children = listChildren(list, entryPath).sort((a, b) => comparePythonNames(a.name, b.name));
         for (let k = children.length - 1; k >= 0; k--) {
-          const child = children[k]!;
-          stack.push([join(entryName, child), join(entryPath, child)]);
+          const c = children[k]!;
+          stack.push({ name: join(entryName, c.name), path: join(entryPath, c.name), child: c });
         }
-      } else if (st.isFile()) {
-        yield entry(entryName, "0", st.mode, st.size, EMPTY, entryPath);
+      } else if (type === S_IFREG) {
+        yield entry(entryName, "0", child.mode, child.size, EMPTY, entryPath);
       } else {
         throw new StrataError("E_STORE_PATH", `${display(entryPath)} is neither a file, a directory nor a symlink`,
           "a Nix store holds only those three kinds of files; check the path");
       }
     }
+  }
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+/** An entry to visit: its name in the layer, its path on this machine, and what lstat said of it. */
+interface Pending {
+  readonly name: Buffer;
+  readonly path: Buffer;
+  readonly child: Child;
+}
+
+/** The store path itself, looked up alone: a missing one is E_STORE_PATH, not a changed file. */
+function top(name: Buffer, p: Buffer, storePath: string): Pending {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new StrataError("E_STORE_PATH", `store path ${storePath} does not exist (looked at ${display(p)})`,
+        "build or fetch it first (nix-store --realise), or fix the closure input", { cause: err });
+    }
+    throw fsError(err, p, storePath);
+  }
+  let link = EMPTY;
+  if (st.isSymbolicLink()) {
+    try {
+      link = fs.readlinkSync(p, { encoding: "buffer" });
+    } catch (err) {
+      throw fsError(err, p, storePath);
+    }
+  }
+  return { name, path: p, child: { name, mode: st.mode, size: st.size, link, err: undefined } };
+}
+
+function listChildren(list: DirLister, p: Buffer): Child[] {
+  try {
+    return list(p);
+  } catch (err) {
+    throw fsError(err, p);
   }
 }
 
@@ -140,32 +187,4 @@ function join(dir: Buffer, name: Buffer): Buffer {
 
 function display(p: Buffer): string {
   return p.toString("utf8");
-}
-
-function lstat(p: Buffer, storePath: string, top: boolean): fs.Stats {
-  try {
-    return fs.lstatSync(p);
-  } catch (err) {
-    if (top && (err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new StrataError("E_STORE_PATH", `store path ${storePath} does not exist (looked at ${display(p)})`,
-        "build or fetch it first (nix-store --realise), or fix the closure input", { cause: err });
-    }
-    throw fsError(err, p, storePath);
-  }
-}
-
-function readdir(p: Buffer): Buffer[] {
-  try {
-    return fs.readdirSync(p, { encoding: "buffer" });
-  } catch (err) {
-    throw fsError(err, p);
-  }
-}
-
-function readlink(p: Buffer): Buffer {
-  try {
-    return fs.readlinkSync(p, { encoding: "buffer" });
-  } catch (err) {
-    throw fsError(err, p);
-  }
 }

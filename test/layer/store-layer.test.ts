@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkedOutput, callbackTarget } from "../../src/layer/chunked-output.js";
+import { nodeLister, type DirLister } from "../../src/layer/list-dir.js";
 import { planStoreLayer, type LayerOwnership } from "../../src/layer/store-layer.js";
 import { writeLayer } from "../../src/layer/write-layer.js";
 
@@ -36,8 +37,8 @@ function oracle(root: string, paths: string[], own: LayerOwnership): Promise<{ h
 }
 
 /** sha256 and length of strata's layer for these paths, and its planned size. */
-function strata(root: string, paths: string[], own: LayerOwnership, chunk = 1 << 20, entriesHeld?: number): { hex: string; size: number; planned: number; head: Buffer } {
-  const layer = planStoreLayer({ paths, ownership: own, fsRoot: root }, entriesHeld);
+function strata(root: string, paths: string[], own: LayerOwnership, chunk = 1 << 20, entriesHeld?: number, lister?: DirLister): { hex: string; size: number; planned: number; head: Buffer } {
+  const layer = planStoreLayer({ paths, ownership: own, fsRoot: root, lister }, entriesHeld);
   const hash = createHash("sha256");
   let size = 0;
   const head: Buffer[] = [];
@@ -120,6 +121,12 @@ describe("store layer bytes equal nixpkgs' (Python tarfile oracle)", () => {
     expect(ours.hex).toBe(theirs.hex);
     expect(ours.size).toBe(theirs.size);
     expect(ours.size % 10240).toBe(0);
+  });
+
+  it("with directories listed by Node's fs, as where the native helper is not built (same bytes)", async () => {
+    const ours = strata(root, ALL, ROOT_OWNER, 1 << 20, undefined, nodeLister);
+    expect(ours.hex).toBe((await oracle(root, ALL, ROOT_OWNER)).hex);
+    expect(strata(root, ALL, ROOT_OWNER, 1 << 20, 3, nodeLister).hex).toBe(ours.hex);
   });
 
   it("for the paths in another order (the layer keeps the plan's order)", async () => {
