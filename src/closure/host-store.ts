@@ -25,8 +25,9 @@
  */
 import fs from "node:fs";
 import os from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StrataError, toStrataError } from "../errors.js";
 import { normaliseNarHash } from "../nixdb/hash-format.js";
 import { storePathProblem } from "./graph-checks.js";
@@ -144,6 +145,14 @@ function resolveRoot(root: string, storeRoot: string): string {
     "name a store path (/nix/store/<hash>-<name>) or a nix-build result link");
 }
 
+/**
+ * better-sqlite3, loaded when a store database is first opened: a build from a graph file never
+ * needs it, and loading it is ~10 ms of every start-up otherwise.
+ */
+function sqlite3(): typeof Database {
+  return createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+}
+
 interface OpenDb {
   readonly db: Database.Database;
   close(): void;
@@ -154,7 +163,7 @@ function openHostDb(dbPath: string, timeout: number, storeRoot: string): OpenDb 
   for (let attempt = 1; ; attempt++) {
     const walMode = readHeader(dbPath, storeRoot)[18] === 2;
     if (!walMode || fs.existsSync(`${dbPath}-wal`) || attempt > 3) {
-      const db = sqlite(dbPath, () => new Database(dbPath, { readonly: true, fileMustExist: true, timeout }));
+      const db = sqlite(dbPath, () => new (sqlite3())(dbPath, { readonly: true, fileMustExist: true, timeout }));
       return { db, close: () => db.close() };
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-nixdb-"));
@@ -164,7 +173,7 @@ function openHostDb(dbPath: string, timeout: number, storeRoot: string): OpenDb 
       const after = fs.statSync(dbPath, { bigint: true });
       const unchanged = before.mtimeNs === after.mtimeNs && before.ctimeNs === after.ctimeNs && before.size === after.size && before.ino === after.ino;
       if (unchanged && !fs.existsSync(`${dbPath}-wal`)) {
-        const db = sqlite(dbPath, () => new Database(path.join(dir, "db.sqlite"), { readonly: true, fileMustExist: true, timeout }));
+        const db = sqlite(dbPath, () => new (sqlite3())(path.join(dir, "db.sqlite"), { readonly: true, fileMustExist: true, timeout }));
         return {
           db,
           close: () => {
