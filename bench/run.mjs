@@ -26,6 +26,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
 /** The CLI under test; STRATA_BENCH_BIN points the harness at another build (a JS file run by node). */
 const STRATA = process.env.STRATA_BENCH_BIN ?? path.join(REPO, "bin", "strata.js");
+/** The tests' restatement of nixpkgs' store-layer writer (Python tarfile): the reference row. */
+const TARFILE = path.join(REPO, "test", "oracle", "store_layer.py");
 const MB = 1e6;
 const MiB = 1024 * 1024;
 const TMPFS_MAGIC = 0x01021994;
@@ -428,6 +430,13 @@ async function main() {
       const out = path.join(workDir, `${prefix}out.tar`);
       add({ id: "none-file", short: "file", label: "strata, uncompressed -o FILE (tmpfs)", stages: [strataCmd(c, N, ` -o ${sq(out)}`)], sink: "", countSink: `; stat -c %s ${sq(out)}`, cleanup: `rm -f ${sq(out)}`, strataStage: 0, workers: N, kind: "strata" });
     }
+    if (file && have("python3")) {
+      // What nixpkgs' stream script does per pass: Python's tarfile over the paths (here all of
+      // them in one layer), hashed. The script makes two such passes (one to hash, one to write).
+      const spec = path.join(workDir, `${prefix}tarfile-spec.json`);
+      fs.writeFileSync(spec, JSON.stringify({ uid: 0, gid: 0, uname: "root", gname: "root", mtime: 1, paths: c.relPaths.map((p) => `/${p}`), root: c.storeRoot }));
+      add({ id: "ref-tarfile", short: "py-tarfile", label: "reference: Python tarfile, all paths, one pass | openssl dgst -sha256 (nixpkgs' script makes two)", stages: [`python3 ${sq(TARFILE)} ${sq(spec)}`, "openssl dgst -sha256"], sink: " > /dev/null", kind: "reference" });
+    }
     // warm-up: the floor's byte count is tar's
     add({ id: "floor-sha", short: "tar|sha", label: "floor: tar -cf - PATHS | openssl dgst -sha256", stages: [tarCmd(c), "openssl dgst -sha256"], sink: " > /dev/null", warmBody: `${tarCmd(c)} | wc -c`, cwd: c.storeRoot, kind: "floor" });
     if (compressed) {
@@ -618,10 +627,10 @@ function computeDerived(r, cores, N) {
     const c = cs[id];
     if (c === undefined) return undefined;
     const cl = r.closures[c.closure];
-    return c.kind === "floor" ? cl.tarBytes : cl.archiveBytes;
+    return c.kind === "strata" ? cl.archiveBytes : cl.tarBytes;
   };
   const floorOf = {
-    "none-pipe": "floor-sha", "none-null": "floor-sha", "none-file": "floor-sha", zstd: "floor-zstd", "oci-zstd": "floor-zstd", gz: "floor-pigz",
+    "none-pipe": "floor-sha", "none-null": "floor-sha", "none-file": "floor-sha", "ref-tarfile": "floor-sha", zstd: "floor-zstd", "oci-zstd": "floor-zstd", gz: "floor-pigz",
     "small-none-pipe": "small-floor-sha", "small-none-null": "small-floor-sha", "cold-none-null": "cold-floor-sha",
   };
   for (const [id, c] of Object.entries(cs)) {
@@ -743,7 +752,7 @@ function renderMarkdown(r, opts) {
   let s = `Run ${r.date.slice(0, 10)} on \`${r.host}\` (${r.machine.cores} cores, ${r.machine.cpu}, node ${r.machine.node}), strata ${r.strata.commit.slice(0, 10)}${opts.quick ? ", --quick" : ""}. `;
   s += `Main closure ${fmtSize(r.options.size)}: ${m.paths} paths, ${m.files} files, archive ${Math.round(m.archiveBytes / MB)} MB, in tmpfs; medians of ${r.options.rounds} interleaved runs (gz, pigz: ${r.options.heavyRounds}).\n\n`;
   s += "| case | median s | best s | MB/s | ratio to floor | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
-  for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "floor-zstd", "zstd", "oci-zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
+  for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "ref-tarfile", "floor-zstd", "zstd", "oci-zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
   s += "\nScaling: `-j N` unpinned, and `-j N` pinned to N cores with taskset (the last row is the unpinned run on all cores).\n\n";
   s += "| workers | uncompressed s | speedup | zstd s | speedup | pinned uncompressed s | speedup | pinned zstd s | speedup |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   const f2 = (x) => x?.toFixed(2) ?? "—";
