@@ -65,7 +65,8 @@ export function nativeLister(): DirLister | undefined {
       const linkLength = packed.readUInt32LE(at + 16);
       const errno = packed.readInt32LE(at + 20);
       const name = packed.subarray(at + RECORD, at + RECORD + nameLength);
-      const link = linkLength === 0 ? EMPTY : packed.subarray(at + RECORD + nameLength, at + RECORD + nameLength + linkLength);
+      // A copy: a held layer entry keeps its target, and a view would keep the whole listing.
+      const link = linkLength === 0 ? EMPTY : Buffer.from(packed.subarray(at + RECORD + nameLength, at + RECORD + nameLength + linkLength));
       const err = errno === 0 ? undefined : errnoError(-errno, "lstat", Buffer.concat([dir, SLASH, name]));
       children.push({ name, mode, size, link, err });
       at += RECORD + nameLength + linkLength;
