@@ -126,7 +126,9 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
         const children = listChildren(list, entryPath).sort((a, b) => comparePythonNames(a.name, b.name));
         for (let k = children.length - 1; k >= 0; k--) {
           const c = children[k]!;
-          stack.push({ name: join(entryName, c.name), path: join(entryPath, c.name), child: c });
+          const childName = join(entryName, c.name);
+          // Without a store root (a real /nix/store) the name is the path: one buffer for both.
+          stack.push({ name: childName, path: root.length === 0 ? childName : join(entryPath, c.name), child: c });
         }
       } else if (type === S_IFREG) {
         yield entry(entryName, "0", child.mode, child.size, EMPTY, entryPath);

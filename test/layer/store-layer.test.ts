@@ -18,7 +18,7 @@ const ORACLE = path.join(import.meta.dirname, "../oracle/store_layer.py");
 
 /** sha256 and length of what the oracle writes for these paths. */
 function oracle(root: string, paths: string[], own: LayerOwnership): Promise<{ hex: string; size: number; head: Buffer }> {
-  const spec = path.join(root, `spec-${Math.random().toString(36).slice(2)}.json`);
+  const spec = path.join(os.tmpdir(), `strata-oracle-spec-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
   fs.writeFileSync(spec, JSON.stringify({ ...own, paths, root }));
   return new Promise((resolve, reject) => {
     const child = spawn("python3", [ORACLE, spec], { stdio: ["ignore", "pipe", "pipe"] });
@@ -32,7 +32,11 @@ function oracle(root: string, paths: string[], own: LayerOwnership): Promise<{ h
       size += b.length;
     });
     child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("close", (code) => (code === 0 ? resolve({ hex: hash.digest("hex"), size, head: Buffer.concat(head) }) : reject(new Error(`oracle failed: ${err}`))));
+    child.on("close", (code) => {
+      fs.rmSync(spec, { force: true });
+      if (code === 0) resolve({ hex: hash.digest("hex"), size, head: Buffer.concat(head) });
+      else reject(new Error(`oracle failed: ${err}`));
+    });
   });
 }
 
@@ -127,6 +131,15 @@ describe("store layer bytes equal nixpkgs' (Python tarfile oracle)", () => {
     const ours = strata(root, ALL, ROOT_OWNER, 1 << 20, undefined, nodeLister);
     expect(ours.hex).toBe((await oracle(root, ALL, ROOT_OWNER)).hex);
     expect(strata(root, ALL, ROOT_OWNER, 1 << 20, 3, nodeLister).hex).toBe(ours.hex);
+  });
+
+  it("without a store root (paths read where they are named, as from a real /nix/store)", async () => {
+    // The fixture's store paths named by their absolute location on this machine.
+    const absolute = ALL.map((p) => root + p);
+    const ours = strata("", absolute, ROOT_OWNER);
+    expect(ours.size).toBe(ours.planned);
+    expect(ours.hex).toBe((await oracle("", absolute, ROOT_OWNER)).hex);
+    expect(strata("", absolute, ROOT_OWNER, 1 << 20, undefined, nodeLister).hex).toBe(ours.hex);
   });
 
   it("for the paths in another order (the layer keeps the plan's order)", async () => {
