@@ -12,6 +12,7 @@
  * everything before it in the layer comes out as before.
  */
 import fs from "node:fs";
+import os from "node:os";
 import util from "node:util";
 import { native } from "../native.js";
 
@@ -50,10 +51,10 @@ export const nodeLister: DirLister = (dir) => {
 /** Layout of a native listDir record (record_t in native/strata_native.c), then the name and target. */
 const RECORD = 24;
 
-/** The native helper's listDir, if the helper was built. */
+/** The native helper's listDir, if the helper was built (its records are in the CPU's byte order: read as little-endian). */
 export function nativeLister(): DirLister | undefined {
   const listDir = native()?.listDir;
-  if (listDir === undefined) return undefined;
+  if (listDir === undefined || os.endianness() !== "LE") return undefined;
   return (dir) => {
     const packed = listDir(dir);
     if (typeof packed === "number") throw errnoError(packed, "scandir", dir);
