@@ -5,7 +5,7 @@
  */
 import os from "node:os";
 import { Piscina } from "piscina";
-import { workerFile } from "./worker-file.js";
+import { poolWorker } from "./worker-file.js";
 import { StrataError, toStrataError } from "../errors.js";
 import type { NarInfo } from "../nixdb/nar.js";
 
@@ -31,7 +31,7 @@ export class NarPool {
     if (!Number.isInteger(workers) || workers < 1) {
       throw new StrataError("E_USAGE", `workers must be an integer >= 1, got ${workers}`, "pass a positive number of worker threads");
     }
-    this.pool = new Piscina({ filename: workerFile("nar-worker"), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+    this.pool = new Piscina({ ...poolWorker("nar-worker"), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
   }
 
   /** The NAR hash and size of one store path; errors arrive as StrataErrors, code intact. */

@@ -6,7 +6,7 @@
  */
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
-import { workerFile } from "./worker-file.js";
+import { poolWorker } from "./worker-file.js";
 import type { Codec } from "../archive/codecs.js";
 import type { CompressBlock } from "../archive/compress-stage.js";
 import { LayerStream } from "./layer-stream.js";
@@ -34,7 +34,7 @@ export class WorkerPool {
   private readonly output = new SharedArrayBuffer(OUT_WORDS * Int32Array.BYTES_PER_ELEMENT);
 
   constructor(private readonly workers: number) {
-    this.layers = new Piscina({ filename: workerFile("layer-worker"), minThreads: workers, maxThreads: workers, resourceLimits: WORKER_LIMITS });
+    this.layers = new Piscina({ ...poolWorker("layer-worker"), minThreads: workers, maxThreads: workers, resourceLimits: WORKER_LIMITS });
   }
 
   /**
@@ -72,7 +72,7 @@ export class WorkerPool {
 
   /** Compress one block (see CompressTask); resolves with the compressed length. */
   compress(codec: Codec, level: number, block: CompressBlock, length: number): Promise<number> {
-    this.compressPool ??= new Piscina({ filename: workerFile("compress-worker"), minThreads: this.workers, maxThreads: this.workers, resourceLimits: WORKER_LIMITS });
+    this.compressPool ??= new Piscina({ ...poolWorker("compress-worker"), minThreads: this.workers, maxThreads: this.workers, resourceLimits: WORKER_LIMITS });
     const task: CompressTask = { codec, level, input: block.input, length, output: block.output };
     return this.compressPool.run(task) as Promise<number>;
   }
