@@ -98,7 +98,7 @@ static char* reserve(bytes_t* b, size_t n) {
   return at;
 }
 
-/* One listing record's fixed part; the name and (symlinks) the target follow it. Little-endian. */
+/* One listing record's fixed part, in the host's byte order (list-dir.ts reads it on little-endian hosts only); the name and (symlinks) the target follow it. */
 typedef struct {
   double size;       /* st_size */
   uint32_t mode;     /* st_mode (type and permission bits) */
