@@ -53,13 +53,7 @@ export const PIPE_BYTES = 1 << 20;
  * undefined when nothing changed.
  */
 export function widenPipe(fd: number): number | undefined {
-  let isPipe: boolean;
-  try {
-    isPipe = fs.fstatSync(fd).isFIFO();
-  } catch {
-    return undefined;
-  }
-  if (!isPipe) return undefined;
+  if (fstatOf(fd)?.isFIFO() !== true) return undefined;
   const r = native()?.setPipeSize(fd, PIPE_BYTES);
   return r !== undefined && r > 0 ? r : undefined;
 }
@@ -70,12 +64,15 @@ export function widenPipe(fd: number): number | undefined {
  * missing. Undefined means: write it as a stream.
  */
 export function writableInPlaceAt(fd: number): number | undefined {
-  let isFile: boolean;
+  const at = fstatOf(fd)?.isFile() === true ? native()?.fileOffset?.(fd) : undefined; // ?.(): a helper built before it existed
+  return at !== undefined && at >= 0 ? at : undefined;
+}
+
+/** fstat, or undefined for a descriptor that cannot be looked at (closed, say). */
+function fstatOf(fd: number): fs.Stats | undefined {
   try {
-    isFile = fs.fstatSync(fd).isFile();
+    return fs.fstatSync(fd);
   } catch {
     return undefined;
   }
-  const at = isFile ? native()?.fileOffset?.(fd) : undefined; // ?.(): a helper built before it existed
-  return at !== undefined && at >= 0 ? at : undefined;
 }

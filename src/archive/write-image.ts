@@ -108,11 +108,10 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       onLayer: (index, d) => emit({ type: "layer", index, layers: spec.layers.length, diffId: d.diffId as Digest, size: d.size }),
       onBytes: (bytes) => emit({ type: "bytes", bytes }),
     });
-    const configHex = await finishArchive(archive, spec, digests);
+    const imageId = await finishArchive(archive, spec, digests);
     await stage?.finish();
     opts.signal?.throwIfAborted();
     await sink.commit();
-    const imageId = configHex;
     emit({ type: "done", imageId, bytes: sink.bytesWritten });
     return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
   } catch (err) {

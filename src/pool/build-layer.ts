@@ -112,9 +112,12 @@ export function writeLayerAt(task: LayerTask, spec: WriteAtSpec): LayerDigest {
   }
 }
 
+/** The chunk buffer of positional writes: one per worker, which runs one task at a time. */
+let writeBuffer: Buffer | undefined;
+
 /** Chunks written with pwrite at consecutive offsets of the output file, hashed on the way. */
 class PositionalTarget implements ChunkTarget {
-  private readonly buffer = Buffer.allocUnsafe(CHUNK_SIZE);
+  private readonly buffer = (writeBuffer ??= Buffer.allocUnsafe(CHUNK_SIZE));
   private readonly abort: Int32Array;
   private readonly progress: BigInt64Array;
   written = 0;
