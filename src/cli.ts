@@ -82,6 +82,7 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  let pool: typeof import("./pool/pool.js") | undefined;
   try {
     if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
     if (command === "merge") {
@@ -92,6 +93,7 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       return 0;
     }
     const common = await commonOptions(v, controller.signal, progress.onProgress);
+    pool = await prestartPool(common.workers);
     if (command === "stream") {
       const conf = single(positionals, "CONF.json", "stream");
       const { streamImage } = await import("./stream.js");
@@ -108,10 +110,18 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
     }
     return 0;
   } finally {
+    await pool?.discardSparePool();
     progress.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** Start the layer workers now, while the build's modules load and it plans (see prestartLayerPool). */
+async function prestartPool(workers: number | undefined): Promise<typeof import("./pool/pool.js")> {
+  const [pool, { workerCount }] = await Promise.all([import("./pool/pool.js"), import("./pool/worker-count.js")]);
+  pool.prestartLayerPool(workerCount(workers));
+  return pool;
 }
 
 async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void): Promise<OutputOptions & { output: string | number }> {

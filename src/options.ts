@@ -4,13 +4,13 @@
  * every message.
  */
 import fs from "node:fs";
-import os from "node:os";
 import type { Sink } from "./archive/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./archive/codecs.js";
 import type { LayerCompression } from "./archive/oci-layout.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./archive/write-formats.js";
 import type { ProgressEvent } from "./archive/write-image.js";
 import { StrataError } from "./errors.js";
+import { DEFAULT_WORKERS, workerCount } from "./pool/worker-count.js";
 
 /** Options every image-writing call takes. */
 export interface OutputOptions {
@@ -56,7 +56,7 @@ export interface ResolvedOutputOptions {
 export const OUTPUT_DEFAULTS = {
   output: 1,
   compress: "none" as const,
-  workers: os.availableParallelism(),
+  workers: DEFAULT_WORKERS,
 } as const;
 
 export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
@@ -81,10 +81,7 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
   }
   const level = levelFor(compress, o.level);
   const layerLevel = levelFor(layerCompress, o.level);
-  const workers = o.workers ?? OUTPUT_DEFAULTS.workers;
-  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
-    throw usage(`workers must be an integer from 1 to 256, got ${o.workers}`, `the default is the number of cores (${OUTPUT_DEFAULTS.workers})`);
-  }
+  const workers = workerCount(o.workers);
   if (o.tmpDir !== undefined && !isDirectory(o.tmpDir)) {
     // Checked here, whether or not this build ends up spooling: a wrong path is wrong either way.
     throw usage(`tmp-dir ${o.tmpDir} is not an existing directory`, "give a directory that exists, e.g. --tmp-dir /var/tmp");

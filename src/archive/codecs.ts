@@ -13,8 +13,11 @@ import { createRequire } from "node:module";
 import zlib from "node:zlib";
 import type * as ZstdBinding from "zstd-napi/binding.js";
 
-// zstd-napi's low-level binding (ZSTD_compress2 into a caller's buffer); it has no ESM entry.
-const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof ZstdBinding;
+/** zstd-napi's low-level binding (ZSTD_compress2 into a caller's buffer; it has no ESM entry), loaded when first used. */
+let binding: typeof ZstdBinding | undefined;
+function zstd(): typeof ZstdBinding {
+  return (binding ??= createRequire(import.meta.url)("zstd-napi/binding.js") as typeof ZstdBinding);
+}
 
 export type Codec = "gzip" | "zstd";
 
@@ -30,7 +33,7 @@ export const LEVEL_RANGE: Record<Codec, readonly [number, number]> = { gzip: [1,
  * parameters (n + n/8 + n/64 + 5) plus the gzip wrapper, which covers Node's defaults with room.
  */
 export function compressedBound(codec: Codec, n: number): number {
-  return codec === "zstd" ? zstd.compressBound(n) : n + (n >> 3) + (n >> 6) + 5 + 18;
+  return codec === "zstd" ? zstd().compressBound(n) : n + (n >> 3) + (n >> 6) + 5 + 18;
 }
 
 let zstdContext: ZstdBinding.CCtx | undefined;
@@ -45,9 +48,10 @@ export function compressInto(codec: Codec, level: number, input: Uint8Array, out
     return out.length;
   }
   if (zstdContext === undefined || zstdLevel !== level) {
-    zstdContext = new zstd.CCtx();
-    zstdContext.setParameter(zstd.CParameter.compressionLevel, level);
-    zstdContext.setParameter(zstd.CParameter.checksumFlag, 1);
+    const { CCtx, CParameter } = zstd();
+    zstdContext = new CCtx();
+    zstdContext.setParameter(CParameter.compressionLevel, level);
+    zstdContext.setParameter(CParameter.checksumFlag, 1);
     zstdLevel = level;
   }
   return zstdContext.compress2(output, input);

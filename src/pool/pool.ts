@@ -27,14 +27,53 @@ export interface RunningLayer {
   readonly done: Promise<LayerDigest | undefined>;
 }
 
+function newPool(worker: string, workers: number): Piscina {
+  return new Piscina({ ...poolWorker(worker), minThreads: workers, maxThreads: workers, resourceLimits: WORKER_LIMITS });
+}
+
+/**
+ * A layer pool started before anything needs it (prestartLayerPool), taken by the first
+ * WorkerPool of its size. Worker threads take ~50 ms to boot and load their modules; started as
+ * soon as the CLI knows the worker count, they boot while the main thread still loads the build's
+ * modules and plans, instead of after (docs/benchmarks.md: start-up).
+ */
+let spare: { readonly workers: number; readonly pool: Piscina } | undefined;
+
+/** Start the layer pool of the build about to run, ahead of need. */
+export function prestartLayerPool(workers: number): void {
+  spare ??= { workers, pool: newPool("layer-worker", workers) };
+}
+
+/** Stop a prestarted pool that no build took (one that failed before its first layer). */
+export async function discardSparePool(): Promise<void> {
+  const unused = spare;
+  spare = undefined;
+  await unused?.pool.destroy();
+}
+
+/** The worker count of the prestarted pool waiting to be taken, if any (for tests). */
+export function sparePoolWorkers(): number | undefined {
+  return spare?.workers;
+}
+
+function takeSpare(workers: number): Piscina | undefined {
+  if (spare?.workers !== workers) return undefined;
+  const { pool } = spare;
+  spare = undefined;
+  return pool;
+}
+
 export class WorkerPool {
-  private readonly layers: Piscina;
+  /** Started on first use: a pool that only compresses (write-formats.ts) never starts it. */
+  private layerPool: Piscina | undefined;
   private compressPool: Piscina | undefined;
   /** The output state every layer channel shares (protocol.ts, OUT_STARVING). */
   private readonly output = new SharedArrayBuffer(OUT_WORDS * Int32Array.BYTES_PER_ELEMENT);
 
-  constructor(private readonly workers: number) {
-    this.layers = new Piscina({ ...poolWorker("layer-worker"), minThreads: workers, maxThreads: workers, resourceLimits: WORKER_LIMITS });
+  constructor(private readonly workers: number) {}
+
+  private get layers(): Piscina {
+    return (this.layerPool ??= takeSpare(this.workers) ?? newPool("layer-worker", this.workers));
   }
 
   /**
@@ -72,12 +111,12 @@ export class WorkerPool {
 
   /** Compress one block (see CompressTask); resolves with the compressed length. */
   compress(codec: Codec, level: number, block: CompressBlock, length: number): Promise<number> {
-    this.compressPool ??= new Piscina({ ...poolWorker("compress-worker"), minThreads: this.workers, maxThreads: this.workers, resourceLimits: WORKER_LIMITS });
+    this.compressPool ??= newPool("compress-worker", this.workers);
     const task: CompressTask = { codec, level, input: block.input, length, output: block.output };
     return this.compressPool.run(task) as Promise<number>;
   }
 
   async destroy(): Promise<void> {
-    await Promise.all([this.layers.destroy(), this.compressPool?.destroy()]);
+    await Promise.all([this.layerPool?.destroy(), this.compressPool?.destroy()]);
   }
 }
