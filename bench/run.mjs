@@ -106,6 +106,22 @@ function have(cmd) {
   return spawnSync("bash", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
+/** Median wall ms of `node -e 0`, with the environment as it is and without NODE_EXTRA_CA_CERTS. */
+function nodeStartMs() {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const time = (e) => {
+    const runs = [];
+    for (let i = 0; i < 7; i++) {
+      const t = process.hrtime.bigint();
+      spawnSync(process.execPath, ["-e", "0"], { env: e });
+      runs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return Math.round(runs.sort((a, b) => a - b)[3]);
+  };
+  return { withCerts: time(process.env), without: time(env) };
+}
+
 function versionOf(cmd, args = ["--version"]) {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   return ((r.stdout || "") + (r.stderr || "")).split("\n").find((l) => l.trim() !== "")?.trim() ?? "?";
@@ -362,6 +378,10 @@ async function main() {
   }
   if (!fs.existsSync(path.join(REPO, "dist", "src", "cli.js"))) {
     throw new Error("dist/ is missing: build first (npm run build); `npm run bench` does it for you");
+  }
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { withCerts, without } = nodeStartMs();
+    notes.push(`NODE_EXTRA_CA_CERTS is set here: Node parses that CA bundle as it starts, before any script runs (\`node -e 0\`: ${withCerts} ms with it, ${without} ms without; medians of 7). Every strata run pays it, though strata makes no TLS connections; \`env -u NODE_EXTRA_CA_CERTS\` saves it`);
   }
   for (const tool of ["tar", "openssl", "zstd", "pigz", "/usr/bin/time"]) {
     if (!have(tool)) throw new Error(`${tool} is missing: the floors need GNU tar, openssl, zstd, pigz and GNU time (apt-get install tar openssl zstd pigz time)`);
