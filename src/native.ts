@@ -1,6 +1,6 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for. Only speed depends on it, never the bytes: without it (a
+ * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other. Only speed depends on it, never the bytes: without it (a
  * platform where it did not build), strata works the same, more slowly.
  */
 import fs from "node:fs";
@@ -20,6 +20,13 @@ export interface Native {
    * -errno. Optional: a helper built before it existed lacks it.
    */
   listDir?: (dir: Buffer) => Buffer | number;
+  /**
+   * SHA-256 with its running state in `state` (128 bytes; see digest.ts, sharedSha256). Present
+   * when the helper found OpenSSL's SHA256_* in the running Node.
+   */
+  sha256Init?: (state: Uint8Array) => void;
+  sha256Update?: (state: Uint8Array, bytes: Uint8Array) => void;
+  sha256Final?: (state: Uint8Array) => Buffer;
 }
 
 let loaded: Native | null | undefined;

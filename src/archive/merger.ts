@@ -39,6 +39,13 @@ export interface MergeOptions {
   readonly signal?: AbortSignal | undefined;
   /** Member name of layer i in the archive. */
   readonly memberName: (index: number) => string;
+  /**
+   * Whether the main thread may take over the hash of the head layer once it is the last layer
+   * still being read (protocol.ts, HASH_ASK): the other workers are idle then, and the main thread
+   * hashing while the worker reads shortens the build's tail. Not when compressing: the
+   * compression workers use every core to the end.
+   */
+  readonly takeOverHash: boolean;
   /** Called as each layer's bytes have all been written. */
   readonly onLayer?: ((index: number, digest: LayerDigest) => void) | undefined;
   /** Called as bytes are written, with the count just written. */
@@ -62,12 +69,19 @@ export async function mergeLayers(
   const freeRings = Array.from({ length: Math.max(2, opts.rings) }, () => new SharedArrayBuffer(opts.ringSlots * CHUNK_SIZE));
   const order = startOrder(layers.map((l) => l.estimate), opts.workers);
   const started = new Set<number>();
+  let tasksRunning = 0;
   const start = (i: number): void => {
     const ring = freeRings.pop()!;
     ringOf[i] = ring;
-    running[i] = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`), opts.mainMayHash);
+    const r = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`), opts.mainMayHash);
+    running[i] = r;
     started.add(i);
+    tasksRunning += 1;
+    const ended = (): void => void (tasksRunning -= 1);
+    r.done.then(ended, ended);
   };
+  // The head's task is the only one left: every other layer was read, no worker has work.
+  const lastOneReading = (): boolean => opts.takeOverHash && started.size === layers.length && tasksRunning <= 1;
   const schedule = (head: number): void => {
     if (!started.has(head)) start(head); // the head never waits for a ring: one is always free here
     for (const i of order) {
@@ -91,7 +105,7 @@ export async function mergeLayers(
       schedule(head);
       const layer = running[head]!;
       layer.stream.makeHead();
-      digests.push(await writeHead(head, layer, archive, opts));
+      digests.push(await writeHead(head, layer, archive, opts, lastOneReading));
       layer.stream.close();
       running[head] = undefined;
       freeRings.push(ringOf[head]!);
@@ -121,11 +135,11 @@ export function startOrder(estimates: readonly number[], workers: number): numbe
   return [...early, ...estimates.map((_, i) => i).filter((i) => !big(estimates[i]!))];
 }
 
-async function writeHead(index: number, layer: RunningLayer, archive: DockerArchiveWriter, opts: MergeOptions): Promise<LayerDigest> {
+async function writeHead(index: number, layer: RunningLayer, archive: DockerArchiveWriter, opts: MergeOptions, takeOverHash: () => boolean): Promise<LayerDigest> {
   return drainLayer(`layer ${index + 1}`, layer, {
     begin: (size) => archive.begin(opts.memberName(index), size),
     data: (bytes) => archive.data(bytes),
     end: (size) => archive.end(size),
-  }, opts.onBytes);
+  }, opts.onBytes, takeOverHash);
 }
 

@@ -102,6 +102,7 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       rings: 2 * opts.workers + 1,
       workers: opts.workers,
       mainMayHash: opts.workers < os.availableParallelism(),
+      takeOverHash: opts.compress === "none",
       spoolDir: tmp,
       signal: opts.signal,
       memberName: layerMemberName,
