@@ -1,7 +1,8 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other. Only speed depends on it, never the bytes: without it (a
- * platform where it did not build), strata works the same, more slowly.
+ * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other.
+ * Only speed depends on it, never the bytes: without it (a platform where it did not build),
+ * strata works the same, more slowly.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";

@@ -25,7 +25,8 @@
  *   written, so the main thread knows who hashed a slot as soon as it sees it; spooled bytes are
  *   always hashed by the worker. Without the native helper's SHA-256 (digest.ts) nobody asks.
  * - then one length word per slot.
- When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
+ *
+ * When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
  * right). A layer that is not the head yet spools further chunks to a temp file, but only while
  * the output starves (the merger waits for the head's bytes: the pool-wide `output` word
  * OUT_STARVING, see below); while the output is busy, spooling would only burn CPU and temp space
