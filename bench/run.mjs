@@ -176,13 +176,13 @@ function killRunning() {
   }
 }
 
-/** GNU time's %M (KiB), or undefined. */
-function readRss(file) {
+/** GNU time's `%M %U %S`: peak RSS in bytes and user + system CPU seconds, each or undefined. */
+function readTime(file) {
   try {
-    const kb = Number(fs.readFileSync(file, "utf8").trim().split("\n").at(-1));
-    return Number.isFinite(kb) ? kb * 1024 : undefined;
+    const [kb, user, sys] = fs.readFileSync(file, "utf8").trim().split("\n").at(-1).split(" ").map(Number);
+    return { rss: Number.isFinite(kb) ? kb * 1024 : undefined, cpu: Number.isFinite(user) && Number.isFinite(sys) ? user + sys : undefined };
   } catch {
-    return undefined;
+    return { rss: undefined, cpu: undefined };
   }
 }
 
@@ -207,7 +207,7 @@ class Bench {
 
   add(c) {
     const rssFiles = c.stages.map((_, i) => path.join(this.scriptDir, `${c.id}.rss${i}`));
-    const wrapped = c.stages.map((s, i) => `/usr/bin/time -f %M -o ${sq(rssFiles[i])} ${s}`);
+    const wrapped = c.stages.map((s, i) => `/usr/bin/time -f '%M %U %S' -o ${sq(rssFiles[i])} ${s}`);
     const body = `${wrapped.join(" | ")}${c.sink ?? ""}`;
     const script = path.join(this.scriptDir, `${c.id}.sh`);
     const warm = path.join(this.scriptDir, `${c.id}.warm.sh`);
@@ -215,7 +215,7 @@ class Bench {
     fs.writeFileSync(script, `${pre}${body}\n`);
     // The warm-up counts the bytes the timed runs throw away.
     fs.writeFileSync(warm, `${pre}${c.warmBody ?? c.stages.join(" | ") + (c.countSink ?? " | wc -c")}\n`);
-    const entry = { ...c, script, warm, rssFiles, samples: [], idle: [], rss: [], failures: [], strataRss: [], outputBytes: undefined };
+    const entry = { ...c, script, warm, rssFiles, samples: [], idle: [], rss: [], cpu: [], failures: [], strataRss: [], outputBytes: undefined };
     this.cases.set(c.id, entry);
     return entry;
   }
@@ -266,10 +266,12 @@ class Bench {
       this.fail(c, `run ${c.samples.length + c.failures.length + 1}`, r);
       return undefined;
     }
-    const rss = c.rssFiles.map(readRss);
+    const times = c.rssFiles.map(readTime);
+    const rss = times.map((x) => x.rss);
     c.samples.push(r.seconds);
     c.idle.push(idle === undefined ? null : Math.round(idle * 100) / 100);
     c.rss.push(rss.reduce((a, b) => a + (b ?? 0), 0));
+    c.cpu.push(times.every((x) => x.cpu !== undefined) ? Math.round(times.reduce((a, x) => a + x.cpu, 0) * 100) / 100 : null);
     if (c.strataStage !== undefined) c.strataRss.push(rss[c.strataStage] ?? NaN);
     return r.seconds;
   }
@@ -597,6 +599,10 @@ async function main() {
       seconds: c.samples,
       idleBefore: c.idle,
       medianSeconds: c.samples.length > 0 ? median(c.samples) : null,
+      // user + system time of every stage of the pipeline (GNU time), per run: less noisy than
+      // wall time on a shared machine, and it shows work that parallelism hides.
+      cpuSeconds: c.cpu,
+      medianCpuSeconds: c.cpu.length > 0 && c.cpu.every((x) => x !== null) ? median(c.cpu) : null,
       bestSeconds: c.samples.length > 0 ? Math.min(...c.samples) : null,
       failures: c.failures,
       peakRssBytes: c.samples.length === 0 ? null : c.kind === "strata" ? Math.max(...c.strataRss) : Math.max(...c.rss),
@@ -661,6 +667,8 @@ function computeDerived(r, cores, N) {
     if (f !== undefined && t(f) !== undefined && t(f) !== null) {
       c.floor = f;
       c.ratioToFloor = c.medianSeconds / t(f);
+      const cpuFloor = cs[f]?.medianCpuSeconds;
+      if (typeof c.medianCpuSeconds === "number" && cpuFloor) c.cpuRatioToFloor = c.medianCpuSeconds / cpuFloor;
     }
     if (r.closures[c.closure]?.files && c.kind === "strata") c.filesPerSecond = r.closures[c.closure].files / c.medianSeconds;
   }
@@ -727,10 +735,10 @@ function renderText(r) {
   lines.push(`warm: closures and outputs on ${r.setup.tmpfs ? "tmpfs" : "a NON-tmpfs dir"} ${r.setup.workDir}, strata --tmp-dir ${r.setup.spool} (same tmpfs: spooling never touches the disk)`);
   const n = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? "?" : x.toFixed(d));
   lines.push(`main closure: ${m.paths} paths, ${m.files} files, ${n(m.fileBytes / MiB)} MiB of files; archive ${n(m.archiveBytes / MB)} MB (tar ${n(m.tarBytes / MB)} MB); compression ratio zstd ${n(m.archiveBytes / m.zstdBytes, 2)} (tar|zstd ${n(m.tarBytes / m.tarZstdBytes, 2)}), gz ${n(m.archiveBytes / m.gzBytes, 2)} (tar|pigz ${n(m.tarBytes / m.tarPigzBytes, 2)})`);
-  lines.push(`medians of ${r.options.rounds} interleaved runs (gz and pigz: ${r.options.heavyRounds}), best = fastest run; MB/s (of the median) = 10^6 bytes of uncompressed archive (tar stream for the floors) per second; ratio = time / floor's time`);
+  lines.push(`medians of ${r.options.rounds} interleaved runs (gz and pigz: ${r.options.heavyRounds}), best = fastest run; MB/s (of the median) = 10^6 bytes of uncompressed archive (tar stream for the floors) per second; ratio = time / floor's time; CPU s = user + system time of the whole pipeline (median), CPU ratio = that / the floor's`);
   lines.push("");
-  lines.push(table(["case", "median s", "best s", "MB/s", "ratio", "peak RSS MB", "runs (s)"], Object.values(r.cases).map((c) => [
-    c.label, c.medianSeconds?.toFixed(2) ?? "FAILED", c.bestSeconds?.toFixed(2) ?? "", c.mbPerSecond?.toFixed(0) ?? "", c.ratioToFloor?.toFixed(2) ?? "", c.peakRssBytes === null ? "" : (c.peakRssBytes / MB).toFixed(0),
+  lines.push(table(["case", "median s", "best s", "MB/s", "ratio", "CPU s", "CPU ratio", "peak RSS MB", "runs (s)"], Object.values(r.cases).map((c) => [
+    c.label, c.medianSeconds?.toFixed(2) ?? "FAILED", c.bestSeconds?.toFixed(2) ?? "", c.mbPerSecond?.toFixed(0) ?? "", c.ratioToFloor?.toFixed(2) ?? "", c.medianCpuSeconds?.toFixed(2) ?? "", c.cpuRatioToFloor?.toFixed(2) ?? "", c.peakRssBytes === null ? "" : (c.peakRssBytes / MB).toFixed(0),
     c.seconds.map((s) => s.toFixed(2)).join(" ") + (c.failures.length > 0 ? ` (+${c.failures.length} failed)` : ""),
   ])));
   lines.push("");
@@ -767,11 +775,11 @@ function renderMarkdown(r, opts) {
   const row = (id) => {
     const c = cs[id];
     if (c === undefined) return "";
-    return `| ${c.label.replace(/\|/g, "\\|")} | ${c.medianSeconds?.toFixed(2) ?? "failed"} | ${c.bestSeconds?.toFixed(2) ?? ""} | ${c.mbPerSecond?.toFixed(0) ?? ""} | ${c.ratioToFloor?.toFixed(2) ?? ""} | ${c.peakRssBytes === null ? "" : (c.peakRssBytes / MB).toFixed(0)} |\n`;
+    return `| ${c.label.replace(/\|/g, "\\|")} | ${c.medianSeconds?.toFixed(2) ?? "failed"} | ${c.bestSeconds?.toFixed(2) ?? ""} | ${c.mbPerSecond?.toFixed(0) ?? ""} | ${c.ratioToFloor?.toFixed(2) ?? ""} | ${c.medianCpuSeconds?.toFixed(2) ?? ""} | ${c.cpuRatioToFloor?.toFixed(2) ?? ""} | ${c.peakRssBytes === null ? "" : (c.peakRssBytes / MB).toFixed(0)} |\n`;
   };
   let s = `Run ${r.date.slice(0, 10)} on \`${r.host}\` (${r.machine.cores} cores, ${r.machine.cpu}, node ${r.machine.node}), strata ${r.strata.commit.slice(0, 10)}${opts.quick ? ", --quick" : ""}. `;
   s += `Main closure ${fmtSize(r.options.size)}: ${m.paths} paths, ${m.files} files, archive ${Math.round(m.archiveBytes / MB)} MB, in tmpfs; medians of ${r.options.rounds} interleaved runs (gz, pigz: ${r.options.heavyRounds}).\n\n`;
-  s += "| case | median s | best s | MB/s | ratio to floor | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  s += "| case | median s | best s | MB/s | ratio to floor | CPU s | CPU ratio | peak RSS MB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const id of ["floor-sha", "none-pipe", "none-null", "none-file", "ref-tarfile", "floor-zstd", "zstd", "oci-zstd", "floor-pigz", "gz", "small-floor-sha", "small-none-pipe", "cold-floor-sha", "cold-none-null", "big-none-null", "big-zstd"]) s += row(id);
   s += "\nScaling: `-j N` unpinned, and `-j N` pinned to N cores with taskset (the last row is the unpinned run on all cores).\n\n";
   s += "| workers | uncompressed s | speedup | zstd s | speedup | pinned uncompressed s | speedup | pinned zstd s | speedup |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
