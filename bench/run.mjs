@@ -193,9 +193,10 @@ const median = (xs) => {
 };
 
 /**
- * A case is a shell pipeline. `strataRss` names the time -o file of the strata process;
- * `stageRss` those of every stage (the floors). Scripts are written to files so that long path
- * lists never hit the 128 KiB limit of one argument, and so that a reader can re-run them.
+ * A case is a shell pipeline. Every stage runs under GNU time, writing its peak RSS and CPU time
+ * to its `timeFiles` entry; `strataStage` says which stage is strata (its RSS is reported alone,
+ * the floors' summed). Scripts are written to files so that long path lists never hit the
+ * 128 KiB limit of one argument, and so that a reader can re-run them.
  */
 class Bench {
   constructor(workDir) {
@@ -206,8 +207,8 @@ class Bench {
   }
 
   add(c) {
-    const rssFiles = c.stages.map((_, i) => path.join(this.scriptDir, `${c.id}.rss${i}`));
-    const wrapped = c.stages.map((s, i) => `/usr/bin/time -f '%M %U %S' -o ${sq(rssFiles[i])} ${s}`);
+    const timeFiles = c.stages.map((_, i) => path.join(this.scriptDir, `${c.id}.time${i}`));
+    const wrapped = c.stages.map((s, i) => `/usr/bin/time -f '%M %U %S' -o ${sq(timeFiles[i])} ${s}`);
     const body = `${wrapped.join(" | ")}${c.sink ?? ""}`;
     const script = path.join(this.scriptDir, `${c.id}.sh`);
     const warm = path.join(this.scriptDir, `${c.id}.warm.sh`);
@@ -215,7 +216,7 @@ class Bench {
     fs.writeFileSync(script, `${pre}${body}\n`);
     // The warm-up counts the bytes the timed runs throw away.
     fs.writeFileSync(warm, `${pre}${c.warmBody ?? c.stages.join(" | ") + (c.countSink ?? " | wc -c")}\n`);
-    const entry = { ...c, script, warm, rssFiles, samples: [], idle: [], rss: [], cpu: [], failures: [], strataRss: [], outputBytes: undefined };
+    const entry = { ...c, script, warm, timeFiles, samples: [], idle: [], rss: [], cpu: [], failures: [], strataRss: [], outputBytes: undefined };
     this.cases.set(c.id, entry);
     return entry;
   }
@@ -249,7 +250,7 @@ class Bench {
   }
 
   async once(c) {
-    for (const f of c.rssFiles) fs.rmSync(f, { force: true });
+    for (const f of c.timeFiles) fs.rmSync(f, { force: true });
     if (c.before) c.before();
     const idle = await waitQuiet();
     const r = await runScript(c.script, this.timeoutMs(c));
@@ -266,7 +267,7 @@ class Bench {
       this.fail(c, `run ${c.samples.length + c.failures.length + 1}`, r);
       return undefined;
     }
-    const times = c.rssFiles.map(readTime);
+    const times = c.timeFiles.map(readTime);
     const rss = times.map((x) => x.rss);
     c.samples.push(r.seconds);
     c.idle.push(idle === undefined ? null : Math.round(idle * 100) / 100);
