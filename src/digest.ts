@@ -39,11 +39,6 @@ export function sharedSha256(state: Uint8Array, fresh: boolean): Sha256 | undefi
   };
 }
 
-/** Whether sharedSha256 works here. */
-export function canShareSha256(): boolean {
-  return native()?.sha256Final !== undefined;
-}
-
 /** sha256 hex of a whole buffer (image config, manifest). */
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");

@@ -35,7 +35,10 @@ export async function drainLayer(label: string, layer: RunningLayer, out: LayerO
     const m = await layer.stream.next();
     if (m.t === "data") {
       if (hash === undefined) {
-        if (!asked && takeOverHash?.() === true) asked = layer.stream.askForHash();
+        if (!asked && takeOverHash?.() === true) {
+          layer.stream.askForHash();
+          asked = true;
+        }
         // From the slot the worker stopped at, the hash goes on here, from the state it left.
         const from = asked ? layer.stream.hashedHereFrom() : -1;
         if (from >= 0 && m.slot >= from) {

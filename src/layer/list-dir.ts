@@ -37,16 +37,18 @@ const SLASH = Buffer.from("/");
 
 /** Node's fs: readdir, then lstat (and readlink) per child. */
 export const nodeLister: DirLister = (dir) => {
-  return fs.readdirSync(dir, { encoding: "buffer" }).map((name): Child => {
-    const p = Buffer.concat([dir, SLASH, name]);
-    try {
-      const st = fs.lstatSync(p);
-      return { name, mode: st.mode, size: st.size, link: st.isSymbolicLink() ? fs.readlinkSync(p, { encoding: "buffer" }) : EMPTY, err: undefined };
-    } catch (err) {
-      return { name, mode: 0, size: 0, link: EMPTY, err: err as NodeJS.ErrnoException };
-    }
-  });
+  return fs.readdirSync(dir, { encoding: "buffer" }).map((name) => lookUp(name, Buffer.concat([dir, SLASH, name])));
 };
+
+/** What lstat (and readlink, for a symlink) says of the file at `p`, named `name`; a failure goes into `err`. */
+export function lookUp(name: Buffer, p: Buffer): Child {
+  try {
+    const st = fs.lstatSync(p);
+    return { name, mode: st.mode, size: st.size, link: st.isSymbolicLink() ? fs.readlinkSync(p, { encoding: "buffer" }) : EMPTY, err: undefined };
+  } catch (err) {
+    return { name, mode: 0, size: 0, link: EMPTY, err: err as NodeJS.ErrnoException };
+  }
+}
 
 /** Layout of a native listDir record (record_t in native/strata_native.c), then the name and target. */
 const RECORD = 24;

@@ -15,10 +15,9 @@
  * So a worker's memory does not grow with the size of the closure; a second metadata walk costs
  * far less than the contents it describes.
  */
-import fs from "node:fs";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
-import { defaultLister, type Child, type DirLister } from "./list-dir.js";
+import { defaultLister, lookUp, type Child, type DirLister } from "./list-dir.js";
 import { comparePythonNames } from "./py-str.js";
 import { headerLength, padded, paxRecords, tarSize, type EntryType, type TarHeaderFields } from "./tar-header.js";
 
@@ -152,27 +151,17 @@ interface Pending {
   readonly child: Child;
 }
 
-/** The store path itself, looked up alone: a missing one is E_STORE_PATH, not a changed file. */
+/**
+ * The store path itself, looked up alone: a missing one is E_STORE_PATH, not a changed file. Any
+ * other failure is reported at its turn in the walk, like a child's.
+ */
 function top(name: Buffer, p: Buffer, storePath: string): Pending {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new StrataError("E_STORE_PATH", `store path ${storePath} does not exist (looked at ${display(p)})`,
-        "build or fetch it first (nix-store --realise), or fix the closure input", { cause: err });
-    }
-    throw fsError(err, p, storePath);
+  const child = lookUp(name, p);
+  if (child.err?.code === "ENOENT") {
+    throw new StrataError("E_STORE_PATH", `store path ${storePath} does not exist (looked at ${display(p)})`,
+      "build or fetch it first (nix-store --realise), or fix the closure input", { cause: child.err });
   }
-  let link = EMPTY;
-  if (st.isSymbolicLink()) {
-    try {
-      link = fs.readlinkSync(p, { encoding: "buffer" });
-    } catch (err) {
-      throw fsError(err, p, storePath);
-    }
-  }
-  return { name, path: p, child: { name, mode: st.mode, size: st.size, link, err: undefined } };
+  return { name, path: p, child };
 }
 
 function listChildren(list: DirLister, p: Buffer): Child[] {

@@ -5,7 +5,6 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { toStrataError } from "../errors.js";
-import { canShareSha256 } from "../digest.js";
 import { CTL_ABORT, CTL_HASH_ASK, CTL_HASH_FROM, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
 
 /** A ring slot's bytes (`slot`: its number in the layer, from 0), or a message. */
@@ -90,12 +89,10 @@ export class LayerStream {
 
   /**
    * Ask the worker to leave the rest of the layer's hash to this thread (protocol.ts, HASH_ASK).
-   * False when hashes cannot be handed over here (no native SHA-256).
+   * A worker without the native SHA-256 never does: hashedHereFrom() then stays -1.
    */
-  askForHash(): boolean {
-    if (!canShareSha256()) return false;
+  askForHash(): void {
     Atomics.store(this.ctl, CTL_HASH_ASK, 1);
-    return true;
   }
 
   /** The first ring slot the worker left unhashed, or -1 while it hashes them all. */

@@ -23,7 +23,8 @@
  *   from that slot on, the main thread carries the hash on, with the state the worker left in
  *   `hashState`. The worker answers at a ring slot's commit, before it counts the slot as
  *   written, so the main thread knows who hashed a slot as soon as it sees it; spooled bytes are
- *   always hashed by the worker. Without the native helper's SHA-256 (digest.ts) nobody asks.
+ *   always hashed by the worker. Without the native helper's SHA-256 (digest.ts) the worker never
+ *   hands over.
  * - then one length word per slot.
  *
  * When the ring is full the worker blocks (head layer: the output is the bottleneck, waiting is
