@@ -15,6 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
+import { defaultLister, type Child } from "./list-dir.js";
 import type { LayerContents, LayerEntry } from "./store-layer.js";
 import { headerLength, padded, paxRecords, tarSize, type TarHeaderFields } from "./tar-header.js";
 
@@ -152,24 +153,32 @@ function copyTree(source: string, depth: number): Node {
   return node;
 }
 
+/**
+ * lndir of `fsDir` into `into`. Contents are usually environments of thousands of symlinks: each
+ * directory is listed with the store walk's lister (one call brings every child's lstat and link
+ * target), and a symlink is followed only to learn whether it leads to a directory.
+ */
 function join(into: Map<string, Node>, storeDir: string, fsDir: string, fsRoot: string, depth: number): void {
   if (depth > MAX_DEPTH) {
     throw new StrataError("E_STORE_PATH", `symlinks to directories nest deeper than ${MAX_DEPTH} levels under ${storeDir}`, "a contents path has a symlink loop; fix the package");
   }
-  let names: string[];
+  let children: Child[];
   try {
-    names = fs.readdirSync(fsDir);
+    children = defaultLister()(Buffer.from(fsDir));
   } catch (err) {
     throw fsError(err, Buffer.from(fsDir));
   }
-  for (const name of names) {
+  for (const child of children) {
+    // Names and targets as strings, decoded as Node's readdir and readlink decode them.
+    const name = child.name.toString("utf8");
     const storeChild = `${storeDir}/${name}`;
     const fsChild = `${fsDir}/${name}`;
-    const lst = lstat(fsChild);
-    const target = lst.isSymbolicLink() ? readlink(fsChild) : undefined;
+    if (child.err !== undefined) throw fsError(child.err, Buffer.from(fsChild));
+    const type = child.mode & S_IFMT;
+    const target = type === S_IFLNK ? child.link.toString("utf8") : undefined;
     // Read a symlinked directory where it really is: inside the store root, not the host's /nix.
     const fsNext = target === undefined ? fsChild : resolveLink(fsChild, target, fsRoot);
-    const isDir = lst.isDirectory() || (target !== undefined && isDirectory(fsNext));
+    const isDir = type === S_IFDIR || (target !== undefined && isDirectory(fsNext));
     const existing = into.get(name);
     if (isDir) {
       if (existing === undefined) {
@@ -218,13 +227,19 @@ function resolveLink(fsLink: string, target: string, fsRoot: string): string {
   return target.startsWith("/") ? fsRoot + target : path.join(path.dirname(fsLink), target);
 }
 
+/**
+ * Whether `p`, symlinks followed, is a directory. A path with a trailing slash exists only if
+ * it leads to a directory, so one access() answers, without the fs.Stats object statSync would
+ * build for each of an environment's thousands of links. A dangling symlink is no directory (it is
+ * copied as a symlink).
+ */
 function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false; // a dangling symlink is copied as a symlink
-  }
+  return fs.existsSync(`${p}/`);
 }
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
 
 function statFollow(fsPath: string, storePath: string): fs.Stats {
   try {

@@ -47,12 +47,18 @@ const OCTAL_LIMIT_12 = 8 ** 11; // size, mtime: 11 octal digits
  * everything. Computed once per entry at planning time: the records' length decides the layer size.
  */
 export function paxRecords(f: TarHeaderFields): Buffer | undefined {
-  // The common case, with nothing to record, allocates nothing: it runs once per entry.
+  // The common case, with nothing to record, allocates nothing: it runs once per entry. The rare
+  // one is a function of its own, so that the hot one is small for V8's optimizing compiler: as
+  // one function, the two took 18 ms to compile in each worker (--trace-opt, 1 GB closure).
   if (fitsUstar(f.name, 100) && fitsUstar(f.linkname, 100) && fitsUstar(f.uname, 32) && fitsUstar(f.gname, 32) &&
     f.uid >= 0 && f.uid < OCTAL_LIMIT_8 && f.gid >= 0 && f.gid < OCTAL_LIMIT_8 &&
     f.size >= 0 && f.size < OCTAL_LIMIT_12 && f.mtime >= 0 && f.mtime < OCTAL_LIMIT_12) {
     return undefined;
   }
+  return buildPaxRecords(f);
+}
+
+function buildPaxRecords(f: TarHeaderFields): Buffer {
   const records: [string, Uint8Array][] = [];
   const text = (key: string, value: Uint8Array, limit: number): void => {
     if (!fitsUstar(value, limit)) records.push([key, value]);

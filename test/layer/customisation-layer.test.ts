@@ -74,6 +74,35 @@ describe("customisation layer", () => {
     expect(m.get("etc/passwd")).toMatchObject({ mode: 0o600, data: "root:x:0:0::/:/bin/sh\n" });
   });
 
+  it("joins a symlink that leads to a directory in the store like a directory; others are copied as they are", async () => {
+    const a = store.pathOf("a-1.0");
+    const env = makeFixtureStore([{ name: "env", entries: [
+      { kind: "symlink", path: "share", target: `${a}/etc` },
+      { kind: "symlink", path: "doc", target: "../env-doc" },
+      { kind: "symlink", path: "broken", target: "/nix/store/nothing-here" },
+      { kind: "symlink", path: "conf", target: `${a}/etc/shared.conf` },
+    ] }]);
+    // The env's links name the other store's paths: read both under one root.
+    fs.cpSync(path.join(env.root, "nix/store"), path.join(store.root, "nix/store"), { recursive: true, verbatimSymlinks: true });
+    const e = env.pathOf("env");
+    env.cleanup();
+    // A relative link to a real directory beside the env.
+    fs.mkdirSync(store.root + path.dirname(e) + "/env-doc");
+    fs.writeFileSync(store.root + path.dirname(e) + "/env-doc/README", "read me");
+    try {
+      const m = await entries({ contents: [e] });
+      expect([...m.keys()]).toEqual(["broken", "conf", "doc/", "doc/README", "share/", "share/shared.conf"]);
+      expect(m.get("share/")).toMatchObject({ type: "directory", mode: 0o755 });
+      expect(m.get("share/shared.conf")).toMatchObject({ type: "symlink", link: `${e}/share/shared.conf` });
+      expect(m.get("doc/README")).toMatchObject({ type: "symlink", link: `${e}/doc/README` });
+      expect(m.get("broken")).toMatchObject({ type: "symlink", link: "/nix/store/nothing-here" });
+      expect(m.get("conf")).toMatchObject({ type: "symlink", link: `${a}/etc/shared.conf` });
+    } finally {
+      fs.rmSync(store.root + e, { recursive: true, force: true });
+      fs.rmSync(store.root + path.dirname(e) + "/env-doc", { recursive: true, force: true });
+    }
+  });
+
   it("refuses --chown of a path the layer does not have, and paths that leave the root", () => {
     expect(() => planCustomisationLayer({ contents: [], fsRoot: store.root, mtime: 1, chown: [{ path: "/nope", uid: 1, gid: 1 }] }))
       .toThrow(expect.objectContaining({ code: "E_USAGE", message: expect.stringMatching(/not in the customisation layer/) }));
