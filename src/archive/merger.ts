@@ -8,8 +8,10 @@
  * least 1/(2·workers) of the estimated total), largest first, so that a big layer at the end of the
  * plan (nixpkgs' popularity plan puts the bulk of a closure into its last layer) is read and hashed
  * while the small ones stream, instead of after them; then the rest in plan order, which keeps
- * what must be spooled small. At most `rings` layers are in flight (the pool-queue knob); a ring
- * is reused once its layer is written. The output never depends on this order, only the speed.
+ * what must be spooled small. When compressing, no long layer (one that may not fit its ring)
+ * starts before its turn (`longAhead`): see layersToStart. At most `rings` layers are in flight
+ * (the pool-queue knob); a ring is reused once its layer is written. The output never depends on
+ * this order, only the speed.
  */
 import path from "node:path";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
@@ -46,6 +48,15 @@ export interface MergeOptions {
    * compression workers use every core to the end.
    */
   readonly takeOverHash: boolean;
+  /**
+   * Whether layers that may not fit their ring start before their turn (and spool). Worth it
+   * uncompressed: a big last layer read beside the small ones uses a core that would idle at the
+   * end. Not when compressing: the compression blocks keep every core busy to the end anyway, and
+   * spooling (writing a layer to the temp dir and reading it back) is only extra work; measured on
+   * the 1 GB closure: zstd 3.87 -> 3.64 s (7.38 -> 6.92 core-s, 414 MB no longer spooled), gzip
+   * 15.9 -> 15.3 s; uncompressed it is the other way round (1.15 -> 1.40 s).
+   */
+  readonly longAhead: boolean;
   /** Called as each layer's bytes have all been written. */
   readonly onLayer?: ((index: number, digest: LayerDigest) => void) | undefined;
   /** Called as bytes are written, with the count just written. */
@@ -67,7 +78,10 @@ export async function mergeLayers(
   const running: (RunningLayer | undefined)[] = [];
   const ringOf: (SharedArrayBuffer | undefined)[] = [];
   const freeRings = Array.from({ length: Math.max(2, opts.rings) }, () => new SharedArrayBuffer(opts.ringSlots * CHUNK_SIZE));
-  const order = startOrder(layers.map((l) => l.estimate), opts.workers);
+  const estimates = layers.map((l) => l.estimate);
+  const order = opts.longAhead ? startOrder(estimates, opts.workers) : estimates.map((_, i) => i);
+  // A layer that may not fit its ring: started early, it would spool.
+  const isLong = (i: number): boolean => estimates[i]! > (opts.ringSlots * CHUNK_SIZE) / 2;
   const started = new Set<number>();
   let tasksRunning = 0;
   const start = (i: number): void => {
@@ -83,11 +97,7 @@ export async function mergeLayers(
   // The head's task is the only one left: every other layer was read, no worker has work.
   const lastOneReading = (): boolean => opts.takeOverHash && started.size === layers.length && tasksRunning <= 1;
   const schedule = (head: number): void => {
-    if (!started.has(head)) start(head); // the head never waits for a ring: one is always free here
-    for (const i of order) {
-      if (freeRings.length === 0) break;
-      if (!started.has(i)) start(i);
-    }
+    for (const i of layersToStart(head, order, started, freeRings.length, opts.longAhead ? undefined : isLong)) start(i);
   };
   const abortAll = (): void => running.forEach((r) => r?.stream.abort());
   opts.signal?.addEventListener("abort", abortAll, { once: true });
@@ -125,6 +135,31 @@ export async function mergeLayers(
     opts.signal?.removeEventListener("abort", abortAll);
     running.forEach((r) => r?.stream.close());
   }
+}
+
+/**
+ * The layers to start now: the head if it has not started (a ring is always free for it: the
+ * layers started before it are written, but for the few big ones startOrder puts first), then
+ * along `order` while rings are free. With `isLong` given, `order` is the plan order and the list
+ * ends at the first long layer: it starts when it is the head, and what is started stays a
+ * prefix of the plan (which keeps a ring free for the head).
+ */
+export function layersToStart(head: number, order: readonly number[], started: ReadonlySet<number>, freeRings: number, isLong?: (i: number) => boolean): number[] {
+  const start: number[] = [];
+  let rings = freeRings;
+  if (!started.has(head)) {
+    if (rings === 0) throw new StrataError("E_INTERNAL", `no ring is free for layer ${head + 1}`, "this is a bug in strata; please report it");
+    start.push(head);
+    rings -= 1;
+  }
+  for (const i of order) {
+    if (rings === 0) break;
+    if (started.has(i) || i === head) continue;
+    if (isLong?.(i) === true) break;
+    start.push(i);
+    rings -= 1;
+  }
+  return start;
 }
 
 /** The order layers are started in (after the head): dominant layers first, then plan order. */

@@ -103,6 +103,7 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       workers: opts.workers,
       mainMayHash: opts.workers < os.availableParallelism(),
       takeOverHash: opts.compress === "none",
+      longAhead: opts.compress === "none",
       spoolDir: tmp,
       signal: opts.signal,
       memberName: layerMemberName,
