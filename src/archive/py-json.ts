@@ -40,8 +40,18 @@ function pythonNumber(n: number): string {
   return m ? `${m[1]}e${m[2]}${m[3]!.padStart(2, "0")}` : s;
 }
 
+/**
+ * Strings that need no escape, either way: printable ASCII without the quotes and backslash.
+ * Store paths, digests and most config values are; they are copied whole. Building the others
+ * character by character makes a string object per character: for the history comments of a
+ * 4 GB closure's config (its 2,000 store paths), ~9 MB of garbage at the end of the build.
+ */
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const PLAIN_REPR = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
 /** A JSON string literal with ensure_ascii, as Python's json module writes it. */
 export function pythonJsonString(s: string): string {
+  if (PLAIN_JSON.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -65,6 +75,7 @@ export function pythonReprList(items: readonly string[]): string {
 
 /** Python's repr() of a str: single quotes unless it holds ' and no ", printable chars kept. */
 export function pythonReprString(s: string): string {
+  if (PLAIN_REPR.test(s)) return `'${s}'`;
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of s) {
