@@ -10,6 +10,7 @@ import { progressReporter, type ProgressMode } from "./cli/progress.js";
 import { IMAGE_FLAGS } from "./cli/build-args.js";
 import type { ProgressEvent } from "./archive/write-image.js";
 import type { OutputOptions } from "./options.js";
+import { fixMallocThreshold } from "./native.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -73,6 +74,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(command: string, v: Values, positionals: string[]): Promise<number> {
+  fixMallocThreshold();
   const mode: ProgressMode = v["json"] === true ? "json" : v["quiet"] === true ? "quiet" : "auto";
   const progress = progressReporter(mode);
   const controller = new AbortController();

@@ -52,6 +52,12 @@ describe("native helper", () => {
     }
   });
 
+  it("fixes glibc's mmap threshold (the CLI's memory bound), and refuses a non-integer", () => {
+    // Debian's libc is glibc: mallopt answers 1. In a child, so this process keeps its malloc.
+    const r = spawnSync(process.execPath, ["-e", `const n = require(${JSON.stringify(path.join(ROOT, "build/Release/strata_native.node"))}); console.log(n.fixMallocThreshold(131072)); try { n.fixMallocThreshold("x"); } catch (e) { console.log("refused"); }`], { encoding: "utf8" });
+    expect(r.stdout.trim().split("\n")).toEqual(["1", "refused"]);
+  });
+
   it("reads and moves a file offset, and refuses an appending descriptor (pwrite would ignore offsets)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-native-"));
     const file = path.join(dir, "f");
