@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
-import { defaultLister, type Child } from "./list-dir.js";
+import { defaultLister, S_IFDIR, S_IFLNK, S_IFMT, type Child } from "./list-dir.js";
 import type { LayerContents, LayerEntry } from "./store-layer.js";
 import { headerLength, padded, paxRecords, tarSize, type TarHeaderFields } from "./tar-header.js";
 
@@ -236,10 +236,6 @@ function resolveLink(fsLink: string, target: string, fsRoot: string): string {
 function isDirectory(p: string): boolean {
   return fs.existsSync(`${p}/`);
 }
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
 
 function statFollow(fsPath: string, storePath: string): fs.Stats {
   try {

@@ -29,6 +29,12 @@ export interface Child {
   readonly err: NodeJS.ErrnoException | undefined;
 }
 
+/** The file types in Child.mode (st_mode & S_IFMT). */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
 /** The children of directory `dir` in no particular order; throws (an ErrnoException) if it cannot be read. */
 export type DirLister = (dir: Buffer) => Child[];
 

@@ -17,7 +17,7 @@
  */
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
-import { defaultLister, lookUp, type Child, type DirLister } from "./list-dir.js";
+import { defaultLister, lookUp, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Child, type DirLister } from "./list-dir.js";
 import { comparePythonNames } from "./py-str.js";
 import { headerLength, padded, paxRecords, tarSize, type EntryType, type TarHeaderFields } from "./tar-header.js";
 
@@ -138,11 +138,6 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
     }
   }
 }
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 
 /** An entry to visit: its name in the layer, its path on this machine, and what lstat said of it. */
 interface Pending {
