@@ -36,13 +36,15 @@ const USAGE = `Usage: npm run bench -- [options]   (or: node bench/run.mjs [opti
 
   --quick            smaller and faster: 128M closure, 20,000 small files, 3 rounds
   --full             also a 4G closure (peak RSS must not grow with closure size)
-  --size SIZE        main closure size (default 1G; --quick 256M)
+  --size SIZE        main closure size (default 1G; --quick 128M)
   --small-files N    files in the small-files closure (default 100000; --quick 20000)
   --rounds N         rounds of the cheap cases (default 5; --quick 3); gz and pigz run 3
   --workers N        strata's worker count for the main cases (default: cores)
   --dir DIR          tmpfs directory for closures and outputs (default /dev/shm/strata-bench-PID)
   --cold-dir DIR     disk directory for the cold run (default /var/tmp/strata-bench-PID)
   --no-cold          skip the cold run on disk
+  --no-wait          start every run at once, without waiting for idle CPUs (smoke tests:
+                     the numbers are then only as good as the machine is quiet)
   --seed S           closure seed (default 1)
   --keep             keep the generated closures
   --out FILE         results JSON (default bench/results/<date>-<host>[-quick].json)
@@ -53,7 +55,7 @@ const USAGE = `Usage: npm run bench -- [options]   (or: node bench/run.mjs [opti
 // Options
 
 function parseArgs(argv) {
-  const o = { quick: false, full: false, cold: true, keep: false, seed: "1" };
+  const o = { quick: false, full: false, cold: true, wait: true, keep: false, seed: "1" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -77,6 +79,7 @@ function parseArgs(argv) {
       case "--dir": o.dir = path.resolve(val()); break;
       case "--cold-dir": o.coldDir = path.resolve(val()); break;
       case "--no-cold": o.cold = false; break;
+      case "--no-wait": o.wait = false; break;
       case "--seed": o.seed = val(); break;
       case "--keep": o.keep = true; break;
       case "--out": o.out = path.resolve(val()); break;
@@ -327,7 +330,10 @@ async function idleFraction(ms) {
  * fraction seen last, which goes into the results next to the sample.
  */
 let waitBudgetMs = 120_000;
+/** Off with --no-wait. */
+let waitForQuiet = true;
 async function waitQuiet(maxMs = 8000, want = 0.8) {
+  if (!waitForQuiet) return undefined;
   const t0 = Date.now();
   let idle = await idleFraction(300);
   while (idle !== undefined && idle < want && Date.now() - t0 < maxMs && waitBudgetMs > 0) {
@@ -375,6 +381,10 @@ async function main() {
   const started = new Date();
   const notes = [];
 
+  if (!opts.wait) {
+    waitForQuiet = false;
+    notes.push("--no-wait: runs started without waiting for idle CPUs; a smoke test, not a measurement");
+  }
   if (opts.quick) notes.push("--quick: closures too small to judge the goals by (strata's ~0.2 s start-up weighs on every case); use the full run");
   if (!fs.existsSync(path.join(REPO, "build", "Release", "strata_native.node"))) {
     notes.push("strata's native helper is not built (build/Release/strata_native.node): no 1 MiB output pipe, no read-ahead; run `npm run install`");
@@ -502,7 +512,7 @@ async function main() {
       node: process.version,
       tools: { tar: versionOf("tar"), openssl: versionOf("openssl", ["version"]), zstd: versionOf("zstd", ["-V"]), pigz: versionOf("pigz") },
     },
-    options: { quick: opts.quick, full: opts.full, size: opts.size, smallFiles: opts.smallFiles, rounds: opts.rounds, heavyRounds: opts.heavyRounds, workers: N, seed: opts.seed },
+    options: { quick: opts.quick, full: opts.full, wait: opts.wait, size: opts.size, smallFiles: opts.smallFiles, rounds: opts.rounds, heavyRounds: opts.heavyRounds, workers: N, seed: opts.seed },
     strata: {
       commit: spawnSync("git", ["-C", REPO, "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim(),
       dirty: spawnSync("git", ["-C", REPO, "status", "--porcelain", "--", "src", "workers", "native"], { encoding: "utf8" }).stdout.trim() !== "",
