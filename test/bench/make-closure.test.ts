@@ -81,6 +81,10 @@ describe("make-closure", () => {
     expect(treeDigest(again.dir)).toBe(digest);
     expect(treeDigest(other.dir)).not.toBe(digest);
     expect(again.root).toBe(a.root);
+    // Not only the store hashes (which name the seed): the shape and the bytes differ too.
+    const sizes = (c: Closure) => regularFiles(c).map((f) => f.size).sort((x, y) => x - y).join(",");
+    expect(sizes(again)).toBe(sizes(a));
+    expect(sizes(other)).not.toBe(sizes(a));
   });
 
   it("writes a references graph that is a DAG over paths that exist, with popular paths and leaves", () => {
