@@ -5,7 +5,6 @@
  * first; the customisation layer holds the symlink join of the contents plus declared extras (files,
  * fake NSS, the Nix database, owners and modes).
  */
-import os from "node:os";
 import type { JsonValue } from "./image/py-json.js";
 import { writeImage } from "./write/write-image.js";
 import type { ImageLayer, ImageResult } from "./image/image-spec.js";
@@ -18,6 +17,7 @@ import { sha256Hex } from "./digest.js";
 import { StrataError } from "./errors.js";
 import { parseImageTime, type ImageTime } from "./image-time.js";
 import type { ExtraEntry } from "./layer/customisation-layer.js";
+import { layerKey } from "./layer/layer-key.js";
 import { nixBase32 } from "./nix-base32.js";
 import { resolveOutputOptions, usage, type OutputOptions } from "./options.js";
 import { exceedsRuntimeLayerLimit, RUNTIME_LAYER_LIMIT } from "./plan/budget.js";
@@ -172,18 +172,23 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
   // Loaded when used: the base-image reader and the Nix database writer are most of what this
   // module would otherwise load before the first layer can start.
-  const base = options.from === undefined ? undefined : await (await import("./source/read-image.js")).openImage(options.from, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const { openBaseImage, baseImageInfo, baseImageLayers } = await import("./image/base-image.js");
+  const base = await openBaseImage(options.from, opts);
   try {
-    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId });
+    const plan = planImage(options, baseImageInfo(base));
     for (const message of plan.warnings) opts.onProgress?.({ type: "warning", message });
     const fsRoot = options.storeRoot ?? "";
     checkPresent([...plan.storeLayers.flat(), ...plan.contents], fsRoot);
     const extras = await customisationExtras(options, plan, fsRoot, opts.workers);
     const ownership = { ...plan.owner, mtime: plan.mtime.epoch };
     const estimate = (paths: readonly string[]): number => paths.reduce((n, p) => n + (plan.graph.paths.get(p)?.narSize ?? 0), 0);
+    const narHash = (p: string): string | undefined => plan.graph.paths.get(p)?.narHash;
     const layers: ImageLayer[] = [
-      ...(base?.layers ?? []).map((l) => ({ task: { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) }, paths: [l.name], estimate: l.size })),
-      ...plan.storeLayers.map((paths) => ({ task: { kind: "store" as const, paths, ownership, fsRoot }, paths, estimate: estimate(paths) })),
+      ...baseImageLayers(base),
+      ...plan.storeLayers.map((paths) => {
+        const task = { kind: "store" as const, paths, ownership, fsRoot };
+        return { task, paths, estimate: estimate(paths), key: layerKey(task, narHash) };
+      }),
     ];
     layers.push({
       task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch, extras, chown: options.chown ?? [], chmod: options.chmod ?? [] },

@@ -26,7 +26,7 @@ export type { StoreLayers } from "./plan/types.js";
 export { openImage } from "./source/read-image.js";
 export { mergeImages } from "./merge.js";
 export { inspectImage, formatInspect, type InspectResult } from "./inspect.js";
-export { IMAGE_FORMATS, type ImageFormat } from "./write/write-image.js";
+export { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";
 
 // Nix database and NAR hashes
 export { nixDbFiles, type NixDbFile } from "./nixdb/db-writer.js";

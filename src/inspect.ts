@@ -16,7 +16,7 @@ import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./sour
 import { scanLayer, type LayerScan } from "./source/layer-scan.js";
 import { selectImage } from "./source/open-images.js";
 import { readArchive } from "./source/read-archive.js";
-import type { Compression, ImageFormat } from "./source/types.js";
+import type { Compression, SourceFormat } from "./source/types.js";
 
 export interface InspectLayer {
   /** 0-based, bottom first. */
@@ -40,7 +40,7 @@ export interface InspectLayer {
 }
 
 export interface InspectResult {
-  readonly format: ImageFormat;
+  readonly format: SourceFormat;
   /** How the outer archive is compressed ("none" for a directory). */
   readonly compression: Compression;
   /** How many images the input holds; the one described is the first, or the one `ref` names. */

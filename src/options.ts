@@ -6,8 +6,8 @@
 import fs from "node:fs";
 import type { Sink } from "./dest/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./write/codecs.js";
-import type { LayerCompression } from "./dest/oci-layout/oci-layout.js";
-import { IMAGE_FORMATS, type ImageFormat } from "./write/write-image.js";
+import type { LayerCompression } from "./image/media-types.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";
 import type { ProgressEvent } from "./image/image-spec.js";
 import { StrataError } from "./errors.js";
 import { DEFAULT_WORKERS, workerCount } from "./pool/worker-count.js";
@@ -23,7 +23,7 @@ export interface OutputOptions {
    * Output format: "docker-archive" (default), "oci" (a layout directory: `output` must be its
    * path), "oci-archive", or "docker" (Docker 25's dual OCI + docker-archive layout).
    */
-  readonly format?: ImageFormat;
+  readonly format?: OutputFormat;
   /** Per-layer compression for the OCI formats: "none", "gzip" (default for oci and oci-archive), "zstd". */
   readonly layerCompress?: "none" | "gzip" | "gz" | "zstd";
   /** Compress the whole archive: "none" (default), "gzip" (alias "gz") or "zstd". */
@@ -42,7 +42,7 @@ export interface OutputOptions {
 
 export interface ResolvedOutputOptions {
   readonly output: string | number | Sink;
-  readonly format: ImageFormat;
+  readonly format: OutputFormat;
   readonly layerCompress: LayerCompression;
   readonly layerLevel: number;
   readonly compress: Codec | "none";
@@ -61,8 +61,8 @@ export const OUTPUT_DEFAULTS = {
 
 export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
   const format = o.format ?? "docker-archive";
-  if (!IMAGE_FORMATS.includes(format)) {
-    throw usage(`format must be one of ${IMAGE_FORMATS.join(", ")}; got ${JSON.stringify(o.format)}`, "use --format docker-archive|oci|oci-archive|docker");
+  if (!OUTPUT_FORMATS.includes(format)) {
+    throw usage(`format must be one of ${OUTPUT_FORMATS.join(", ")}; got ${JSON.stringify(o.format)}`, "use --format docker-archive|oci|oci-archive|docker");
   }
   const compress = codec(o.compress, "compress") ?? OUTPUT_DEFAULTS.compress;
   const isOci = format !== "docker-archive";

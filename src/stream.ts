@@ -4,7 +4,6 @@
  * prebuilt customisation layer in after checking its checksum, and writes the docker-archive.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { writeImage } from "./write/write-image.js";
 import type { ImageLayer, ImageResult } from "./image/image-spec.js";
@@ -12,7 +11,8 @@ import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
 import { StrataError } from "./errors.js";
 import { mergeBaseConfig } from "./source/config-merge.js";
-import { openImage } from "./source/read-image.js";
+import { baseImageLayers, openBaseImage } from "./image/base-image.js";
+import { layerKey } from "./layer/layer-key.js";
 import { resolveOutputOptions, type OutputOptions } from "./options.js";
 
 export interface StreamOptions extends OutputOptions {
@@ -31,16 +31,19 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
   // under the store root.
   const customisation = inStore(conf.customisationLayer);
   const ownership = { uid: conf.uid, gid: conf.gid, uname: conf.uname, gname: conf.gname, mtime: conf.mtime.epoch };
-  const expectedSha256 = readChecksum(customisation);
+  const customisationTask = { kind: "file" as const, path: path.join(customisation, "layer.tar"), expectedSha256: readChecksum(customisation) };
   checkPresent(conf.storeLayers.flat(), fsRoot);
   // nixpkgs copies the base image's layers first and merges its Env (spec §2.6, §2.7); strata
   // also verifies their diff_ids and reads compressed and OCI bases.
-  const base = conf.fromImage === null ? undefined : await openImage(inStore(conf.fromImage), { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const base = await openBaseImage(conf.fromImage === null ? undefined : inStore(conf.fromImage), opts);
   try {
     const layers: ImageLayer[] = [
-      ...(base?.layers ?? []).map((l) => ({ task: { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) }, paths: [l.name] })),
-      ...conf.storeLayers.map((paths) => ({ task: { kind: "store" as const, paths, ownership, fsRoot }, paths })),
-      { task: { kind: "file", path: path.join(customisation, "layer.tar"), expectedSha256 }, paths: [conf.customisationLayer] },
+      ...baseImageLayers(base),
+      ...conf.storeLayers.map((paths) => {
+        const task = { kind: "store" as const, paths, ownership, fsRoot };
+        return { task, paths, key: layerKey(task) };
+      }),
+      { task: customisationTask, paths: [conf.customisationLayer], key: layerKey(customisationTask) },
     ];
     const config = base === undefined ? conf.config : mergeBaseConfig(base.config.config, conf.config, { inherit: false });
     return await writeImage(

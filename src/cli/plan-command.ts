@@ -3,19 +3,18 @@
  * form (which `--previous` and conf.json take back); `--compare A.json B.json` reports how much
  * two plans share.
  */
-import os from "node:os";
 import { closureOf } from "../closure/closure-of.js";
 import { planImage, readBuildGraph, type BuildOptions } from "../build.js";
 import { StrataError } from "../errors.js";
 import { compareLayerPlans } from "../plan/compare.js";
 import { parseLayerPlan } from "../plan/layer-plan-json.js";
-import { openImage } from "../source/read-image.js";
+import { baseImageInfo, openBaseImage } from "../image/base-image.js";
 import fs from "node:fs";
 
 export async function runPlan(options: BuildOptions, json: boolean, out: NodeJS.WritableStream, warn: (m: string) => void): Promise<void> {
-  const base = options.from === undefined ? undefined : await openImage(options.from, { tmpDir: options.tmpDir ?? os.tmpdir() });
+  const base = await openBaseImage(options.from, options);
   try {
-    const plan = planImage(options, base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId });
+    const plan = planImage(options, baseImageInfo(base));
     plan.warnings.forEach(warn);
     if (json) {
       out.write(JSON.stringify(plan.storeLayers, null, 2) + "\n");

@@ -4,7 +4,8 @@
  * returns these.
  */
 import type { Digest } from "../digest.js";
-import type { Descriptor } from "../dest/blob-store.js";
+import type { BlobOrigin, Descriptor } from "../dest/blob-store.js";
+import type { LayerKey } from "../layer/layer-key.js";
 import type { LayerDigest, LayerTask } from "../layer/layer-task.js";
 import type { Codec } from "../write/codecs.js";
 import type { JsonValue } from "./py-json.js";
@@ -15,6 +16,35 @@ export interface ImageLayer {
   readonly estimate?: number;
   /** What the layer's history comment names: its store paths. */
   readonly paths: readonly string[];
+  /** What decides the layer's bytes (src/layer/layer-key.ts); undefined for a layer always built. */
+  readonly key?: LayerKey | undefined;
+  /** What a previous build measured for this key (the layer cache), or a base image's layer as stored. */
+  readonly known?: KnownLayer | undefined;
+}
+
+/** A layer's digests, known without reading it. */
+export interface KnownLayer {
+  /** sha256 of the uncompressed tar, and its size. */
+  readonly diffId: Digest;
+  readonly size: number;
+  /** Blobs of it in some compression. */
+  readonly blobs: readonly KnownBlob[];
+}
+
+/** One stored form of a layer. */
+export interface KnownBlob {
+  /** Digest and size of the stored (compressed) bytes. */
+  readonly descriptor: Descriptor;
+  readonly compression: "none" | "gzip" | "zstd";
+  /** Level and implementation (`zlib-1.3.0.1`) that made it: a cache entry matches only the same ones. */
+  readonly level?: number;
+  readonly impl?: string;
+  /** A base image's own blob: reused as it is whatever made it. */
+  readonly original?: boolean;
+  /** Where the blob lies on this machine (a base image's OCI layout), to copy it without recompressing. */
+  readonly file?: string;
+  /** The registry repository it came from, to mount it when pushing to the same registry. */
+  readonly origin?: BlobOrigin;
 }
 
 /** Everything that decides the image's bytes. */
@@ -31,7 +61,8 @@ export interface ImageSpec {
 
 export type ProgressEvent =
   | { readonly type: "start"; readonly layers: number }
-  | { readonly type: "layer"; readonly index: number; readonly layers: number; readonly diffId: Digest; readonly size: number }
+  /** A layer is done: written, or (blob stores) found `present` or `mounted` without being built. */
+  | { readonly type: "layer"; readonly index: number; readonly layers: number; readonly diffId: Digest; readonly size: number; readonly blob?: Descriptor; readonly outcome?: "written" | "present" | "mounted" }
   | { readonly type: "bytes"; readonly bytes: number }
   | { readonly type: "done"; readonly imageId: Digest; readonly bytes: number }
   /** Something the user should know that does not stop the build. */
@@ -53,9 +84,11 @@ export interface ImageResult {
    * Per layer, bottom first: diff_id and size of the uncompressed tar, the store paths it holds,
    * and for the OCI formats the stored blob (digest, size and media type; compressed or not).
    */
-  readonly layers: readonly (LayerDigest & { readonly paths: readonly string[]; readonly blob?: Descriptor })[];
+  readonly layers: readonly (LayerDigest & { readonly paths: readonly string[]; readonly blob?: Descriptor; readonly outcome?: "written" | "present" | "mounted" })[];
   /** The OCI manifest, for the OCI formats. */
   readonly manifest?: Descriptor;
+  /** The image config as a blob, for the OCI formats and registries. */
+  readonly config?: Descriptor;
   readonly repoTags: readonly string[];
   /** Bytes written to the sink (compressed size when compressing). */
   readonly bytes: number;

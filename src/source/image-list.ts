@@ -9,7 +9,7 @@ import type { Digest } from "../digest.js";
 import { StrataError } from "../errors.js";
 import { readJson, type ImageFiles } from "./image-files.js";
 import { LIMITS } from "./limits.js";
-import type { ImageFormat, SourceConfig } from "./types.js";
+import type { SourceFormat, SourceConfig } from "./types.js";
 
 /** A layer as a manifest names it. */
 export interface LayerRef {
@@ -48,7 +48,7 @@ const MEDIA = {
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** Which format the files are in, from the well-known names they hold. */
-export function detectFormat(files: ImageFiles, isDirectory: boolean): ImageFormat {
+export function detectFormat(files: ImageFiles, isDirectory: boolean): SourceFormat {
   const oci = files.has("oci-layout");
   if (isDirectory) {
     if (!oci) {
@@ -63,7 +63,7 @@ export function detectFormat(files: ImageFiles, isDirectory: boolean): ImageForm
     "give an image made by docker save, podman save, skopeo copy or strata");
 }
 
-export async function listImages(files: ImageFiles, format: ImageFormat): Promise<ImageEntry[]> {
+export async function listImages(files: ImageFiles, format: SourceFormat): Promise<ImageEntry[]> {
   return format === "docker-archive" || format === "docker" ? listDockerArchive(files) : listOciLayout(files);
 }
 

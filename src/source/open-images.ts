@@ -15,7 +15,7 @@ import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./imag
 import { scanLayer } from "./layer-scan.js";
 import { readArchive } from "./read-archive.js";
 import { makeTempDir } from "../temp-dir.js";
-import type { Compression, ImageFormat, SourceLayer } from "./types.js";
+import type { Compression, SourceFormat, SourceLayer } from "./types.js";
 
 export interface OpenOptions {
   /** Where the private extraction dir is made. */
@@ -24,7 +24,7 @@ export interface OpenOptions {
 }
 
 export interface SourceArchive {
-  readonly format: ImageFormat;
+  readonly format: SourceFormat;
   /** How the outer archive was compressed ("none" for a directory). */
   readonly compression: Compression;
   /** Every image the input holds, in manifest.json or index.json order. */
@@ -87,7 +87,7 @@ export async function openImages(input: string, opts: OpenOptions): Promise<Sour
           throw new StrataError("E_CHECKSUM", `${where}: expected diff_id ${ref.diffId} (the image config), found ${m.diffId} (sha256 of the uncompressed layer)`,
             "the image is corrupt or its config does not describe its layers; re-create it");
         }
-        return { path: m.path, diffId: m.diffId, size: m.size, name: ref.name };
+        return { path: m.path, diffId: m.diffId, size: m.size, name: ref.name, blob: { digest: m.blobDigest, size: m.blobSize, compression: m.compression, ...(m.blobFile === undefined ? {} : { file: m.blobFile }) } };
       },
     };
   } catch (err) {
@@ -102,6 +102,9 @@ interface Materialised {
   readonly size: number;
   readonly blobDigest: Digest;
   readonly blobSize: number;
+  readonly compression: Compression;
+  /** The blob as stored, where it stays for the whole build (a layout directory's blob file). */
+  readonly blobFile?: string;
 }
 
 /**
@@ -116,17 +119,17 @@ async function materialiseLayer(files: ImageFiles, ref: LayerRef, target: string
     if (file.bytes === undefined) throw new StrataError("E_INTERNAL", `${ref.name} has no file`, "this is a bug in strata; please report it");
     await fs.promises.writeFile(target, file.bytes, { flag: "wx", mode: 0o600 });
     const digest: Digest = `sha256:${sha256Hex(file.bytes)}`;
-    return { path: target, diffId: digest, size: file.bytes.length, blobDigest: digest, blobSize: file.bytes.length };
+    return { path: target, diffId: digest, size: file.bytes.length, blobDigest: digest, blobSize: file.bytes.length, compression: "none" };
   }
   const extracted = file.sha256 !== undefined && file.head !== undefined;
   if (extracted && compressionOf(file.head!, `layer ${ref.name} of ${files.what}`) === "none") {
     const digest: Digest = `sha256:${file.sha256!}`;
-    return { path: file.file, diffId: digest, size: file.size, blobDigest: digest, blobSize: file.size };
+    return { path: file.file, diffId: digest, size: file.size, blobDigest: digest, blobSize: file.size, compression: "none" };
   }
   const scan = await scanLayer(fileChunks(file.file), { what: `layer ${ref.name} of ${files.what}`, toFile: target, ...(signal === undefined ? {} : { signal }) });
   // The compressed copy is not needed any more; free the space it takes.
   if (extracted) await fs.promises.rm(file.file, { force: true });
-  return { path: target, diffId: scan.diffId, size: scan.size, blobDigest: scan.blobDigest, blobSize: scan.blobSize };
+  return { path: target, diffId: scan.diffId, size: scan.size, blobDigest: scan.blobDigest, blobSize: scan.blobSize, compression: scan.compression, ...(extracted ? {} : { blobFile: file.file }) };
 }
 
 function statInput(input: string): fs.Stats {

@@ -13,7 +13,7 @@ import type { Digest } from "../digest.js";
  * - `oci`: an OCI image layout directory;
  * - `oci-archive`: a tar of an OCI image layout.
  */
-export type ImageFormat = "docker-archive" | "docker" | "oci" | "oci-archive";
+export type SourceFormat = "docker-archive" | "docker" | "oci" | "oci-archive";
 
 /** Compression of an archive or a layer blob, found by its magic bytes, not its name. */
 export type Compression = "none" | "gzip" | "zstd";
@@ -41,11 +41,17 @@ export interface SourceLayer {
   readonly size: number;
   /** The member or blob name in the source (`<id>/layer.tar`, `blobs/sha256/<hex>`), for history comments. */
   readonly name: string;
+  /**
+   * The layer as the source stores it (compressed or not), verified: a destination that takes
+   * that compression reuses it as it is (copied from `file`, or mounted in a registry) instead of
+   * compressing the layer again under another digest.
+   */
+  readonly blob?: { readonly digest: Digest; readonly size: number; readonly compression: Compression; readonly file?: string };
 }
 
 /** A base image, read and verified, its layers extracted under a private temp dir. */
 export interface SourceImage {
-  readonly format: ImageFormat;
+  readonly format: SourceFormat;
   /** sha256 of the config bytes. */
   readonly imageId: Digest;
   readonly config: SourceConfig;

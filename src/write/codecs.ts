@@ -56,3 +56,13 @@ export function compressInto(codec: Codec, level: number, input: Uint8Array, out
   }
   return zstdContext.compress2(output, input);
 }
+
+/**
+ * Which implementation (and version) compresses: blobs made by another zlib or zstd may differ
+ * byte for byte, so a cached blob digest counts only for the same one.
+ */
+export function codecImpl(compression: Codec | "none"): string {
+  if (compression === "none") return "none";
+  if (compression === "gzip") return `zlib-${process.versions.zlib}-blocks`;
+  return `zstd-${zstd().versionString()}-blocks`;
+}

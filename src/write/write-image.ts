@@ -1,8 +1,8 @@
 /**
  * One entry point for every output format:
  * - `docker-archive` (default): what nixpkgs' stream script writes; `docker load`, `podman load`,
- *   `skopeo copy docker-archive:` read it;
- * - `oci`: an OCI image layout directory, written blob by blob, updated in place if it exists;
+ *   `skopeo copy docker-archive:` read it; streamed, or written in place into a new file;
+ * - `oci`: an OCI image layout directory, a blob store (dest/oci-layout/), updated in place;
  * - `oci-archive`: that layout as one tar stream;
  * - `docker`: the dual layout `docker save` writes since Docker 25 (OCI layout + manifest.json).
  * The archive formats built from a layout first write it to the temp dir: their member names are
@@ -10,20 +10,22 @@
  */
 import fs from "node:fs";
 import { toStrataError } from "../errors.js";
+import type { ImageResult, ImageSpec } from "../image/image-spec.js";
 import type { ResolvedOutputOptions } from "../options.js";
 import type { Sink } from "../dest/byte-output.js";
-import { CompressStage } from "./compress-stage.js";
+import { writeDockerArchive } from "../dest/docker-archive/write-stream.js";
+import { writePositionalDockerArchive, type RandomAccessSink } from "../dest/docker-archive/write-in-place.js";
 import { tarLayout } from "../dest/oci-layout/layout-archive.js";
-import { writeOciLayout, type LayerCompression } from "../dest/oci-layout/oci-layout.js";
+import { LayoutStore } from "../dest/oci-layout/layout-store.js";
 import { openSink } from "../dest/open-sink.js";
 import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
-import { writeDockerArchive } from "../dest/docker-archive/write-stream.js";
-import type { ImageResult, ImageSpec } from "../image/image-spec.js";
-import { writePositionalDockerArchive, type RandomAccessSink } from "../dest/docker-archive/write-in-place.js";
+import { CompressStage } from "./compress-stage.js";
+import { layersInFlight } from "./run-write.js";
+import { writeToBlobStores } from "./write-blobs.js";
 
-export type ImageFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
-export const IMAGE_FORMATS: readonly ImageFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
+export type OutputFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
 
 export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): Promise<ImageResult> {
   if (opts.format === "docker-archive") {
@@ -32,27 +34,37 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
     if (opts.compress === "none" && sink.randomAccess !== undefined) return writePositionalDockerArchive(spec, sink as RandomAccessSink, opts);
     return writeDockerArchive(spec, sink, opts);
   }
-  const ociOpts = { workers: opts.workers, layerCompress: opts.layerCompress, level: opts.layerLevel, signal: opts.signal, onProgress: opts.onProgress };
+  const blobOpts = { ...opts, layerCompress: opts.layerCompress, level: opts.layerLevel };
   if (opts.format === "oci") {
-    const result = await writeOciLayout(spec, opts.output as string, ociOpts);
-    return { imageId: result.imageId, layers: result.layers, manifest: result.manifest, repoTags: result.repoTags, bytes: result.layers.reduce((n, l) => n + l.blob.size, 0) };
+    const store = LayoutStore.open(opts.output as string);
+    try {
+      return await writeToBlobStores(spec, [{ store, tags: spec.repoTags }], blobOpts);
+    } finally {
+      await store.close();
+    }
   }
   const tmp = await makeTempDir(opts.tmpDir, "strata-layout-");
   try {
-    const result = await writeOciLayout(spec, tmp, { ...ociOpts, onProgress: (e) => (e.type === "done" ? undefined : opts.onProgress?.(e)) });
+    const store = LayoutStore.open(tmp);
+    let result: ImageResult;
+    try {
+      result = await writeToBlobStores(spec, [{ store, tags: spec.repoTags }], { ...blobOpts, onProgress: (e) => (e.type === "done" ? undefined : opts.onProgress?.(e)) });
+    } finally {
+      await store.close();
+    }
     const sink = await openSink(opts.output);
     const bytes = await tarToSink(tmp, sink, spec.mtime, opts, opts.format === "docker" ? result : undefined);
     opts.onProgress?.({ type: "done", imageId: result.imageId, bytes });
-    return { imageId: result.imageId, layers: result.layers, manifest: result.manifest, repoTags: result.repoTags, bytes };
+    return { ...result, bytes };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-async function tarToSink(dir: string, sink: Sink, mtime: number, opts: ResolvedOutputOptions, docker: Parameters<typeof tarLayout>[3]): Promise<number> {
+async function tarToSink(dir: string, sink: Sink, mtime: number, opts: ResolvedOutputOptions, docker: ImageResult | undefined): Promise<number> {
   const pool = opts.compress === "none" ? undefined : new WorkerPool(opts.workers);
   try {
-    const stage = pool === undefined ? undefined : new CompressStage(sink, (c, l, b, n) => pool.compress(c, l, b, n), opts.compress as "gzip", opts.level, 2 * opts.workers + 1);
+    const stage = pool === undefined ? undefined : new CompressStage(sink, (c, l, b, n) => pool.compress(c, l, b, n), opts.compress as "gzip", opts.level, layersInFlight(opts.workers));
     await tarLayout(dir, stage ?? sink, mtime, docker);
     await stage?.finish();
     opts.signal?.throwIfAborted();
@@ -65,5 +77,3 @@ async function tarToSink(dir: string, sink: Sink, mtime: number, opts: ResolvedO
     await pool?.destroy();
   }
 }
-
-export type { LayerCompression };

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import type { Digest } from "../../digest.js";
 import { toStrataError } from "../../errors.js";
 import { padded } from "../../layer/tar-header.js";
-import { WorkerPool } from "../../pool/pool.js";
+import { runWrite } from "../../write/run-write.js";
 import type { LayerDigest } from "../../layer/layer-task.js";
 import type { ByteOutput, Sink } from "../byte-output.js";
 import { DockerArchiveWriter, layerMemberName, memberHeader } from "../outer-tar.js";
@@ -25,14 +25,11 @@ export type RandomAccessSink = Sink & { readonly randomAccess: NonNullable<Sink[
 
 export async function writePositionalDockerArchive(spec: ImageSpec, sink: RandomAccessSink, opts: WriteOptions): Promise<ImageResult> {
   const { fd, base } = sink.randomAccess;
-  const pool = new WorkerPool(opts.workers);
   const abortWord = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
   const progress = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   const abort = (): void => {
     Atomics.store(new Int32Array(abortWord), 0, 1);
   };
-  opts.signal?.addEventListener("abort", abort, { once: true });
-  const emit = opts.onProgress ?? (() => undefined);
   const writeAt = async (bytes: Uint8Array, position: number): Promise<void> => {
     let at = 0;
     while (at < bytes.length) {
@@ -43,10 +40,11 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
     }
     sink.randomAccess.wrote(bytes.length);
   };
-  try {
-    emit({ type: "start", layers: spec.layers.length });
+  return runWrite(spec, opts, async (run) => {
+    const { pool, emit } = run;
+    run.signal.addEventListener("abort", abort, { once: true });
     const sizes = await allOrAbort(spec.layers.map((l) => pool.measureLayer(l.task)), abort);
-    opts.signal?.throwIfAborted();
+    run.signal.throwIfAborted();
 
     // Where everything goes: per layer its member header, its bytes, then padding to 512.
     let offset = 0;
@@ -83,7 +81,7 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
     } finally {
       clearInterval(ticker);
     }
-    opts.signal?.throwIfAborted();
+    run.signal.throwIfAborted();
 
     // The rest, in order, after the last layer.
     let tail = offset;
@@ -95,16 +93,11 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
     };
     const imageId = await finishArchive(new DockerArchiveWriter(out, spec.mtime, offset), spec, digests);
     await sink.commit();
-    emit({ type: "done", imageId, bytes: sink.bytesWritten });
     return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
-  } catch (err) {
+  }, async () => {
     abort();
-    await sink.abort().catch(() => undefined);
-    throw toStrataError(opts.signal?.aborted === true ? (opts.signal.reason ?? err) : err);
-  } finally {
-    opts.signal?.removeEventListener("abort", abort);
-    await pool.destroy().catch(() => undefined);
-  }
+    await sink.abort();
+  });
 }
 
 /**

@@ -7,8 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { asDigest, sha256Hex, type Digest } from "../../digest.js";
-import { toStrataError } from "../../errors.js";
-import { WorkerPool } from "../../pool/pool.js";
+import { layersInFlight, runWrite } from "../../write/run-write.js";
 import type { LayerDigest } from "../../layer/layer-task.js";
 import type { ImageResult, ImageSpec, WriteOptions } from "../../image/image-spec.js";
 import type { ByteOutput, Sink } from "../byte-output.js";
@@ -25,51 +24,44 @@ import { makeTempDir } from "../../temp-dir.js";
 const RING_SLOTS = 8;
 
 export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: WriteOptions): Promise<ImageResult> {
-  let tmp: string;
-  try {
-    tmp = await makeTempDir(opts.tmpDir, "strata-");
-  } catch (err) {
-    await sink.abort().catch(() => undefined);
-    throw err;
-  }
-  const pool = new WorkerPool(opts.workers);
+  let tmp: string | undefined;
   let stage: CompressStage | undefined;
-  try {
+  return runWrite(spec, opts, async (run) => {
+    tmp = await makeTempDir(opts.tmpDir, "strata-");
     let out: ByteOutput = sink;
     if (opts.compress !== "none") {
-      stage = new CompressStage(sink, (c, l, b, n) => pool.compress(c, l, b, n), opts.compress, opts.level, 2 * opts.workers + 1);
+      stage = new CompressStage(sink, (c, l, b, n) => run.pool.compress(c, l, b, n), opts.compress, opts.level, layersInFlight(opts.workers));
       out = stage;
     }
     const archive = new DockerArchiveWriter(out, spec.mtime);
-    const emit = opts.onProgress ?? (() => undefined);
-    emit({ type: "start", layers: spec.layers.length });
-    const digests = await mergeLayers(spec.layers.map((l) => ({ task: l.task, estimate: l.estimate ?? 0 })), pool, archive, {
+    const digests = await mergeLayers(spec.layers.map((l) => ({ task: l.task, estimate: l.estimate ?? 0 })), run.pool, archive, {
       ringSlots: RING_SLOTS,
-      rings: 2 * opts.workers + 1,
+      rings: layersInFlight(opts.workers),
       workers: opts.workers,
       mainMayHash: opts.workers < os.availableParallelism(),
       takeOverHash: opts.compress === "none",
       longAhead: opts.compress === "none",
       spoolDir: tmp,
-      signal: opts.signal,
+      signal: run.signal,
       memberName: layerMemberName,
-      onLayer: (index, d) => emit({ type: "layer", index, layers: spec.layers.length, diffId: d.diffId as Digest, size: d.size }),
-      onBytes: (bytes) => emit({ type: "bytes", bytes }),
+      onLayer: (index, d) => run.emit({ type: "layer", index, layers: spec.layers.length, diffId: d.diffId as Digest, size: d.size }),
+      onBytes: (bytes) => run.emit({ type: "bytes", bytes }),
     });
     const imageId = await finishArchive(archive, spec, digests);
     await stage?.finish();
-    opts.signal?.throwIfAborted();
+    run.signal.throwIfAborted();
     await sink.commit();
-    emit({ type: "done", imageId, bytes: sink.bytesWritten });
+    await removeTemp(tmp);
     return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
-  } catch (err) {
+  }, async () => {
     stage?.discard();
     await sink.abort().catch(() => undefined);
-    throw toStrataError(err);
-  } finally {
-    await pool.destroy().catch(() => undefined);
-    await fs.promises.rm(tmp, { recursive: true, force: true });
-  }
+    await removeTemp(tmp);
+  });
+}
+
+async function removeTemp(dir: string | undefined): Promise<void> {
+  if (dir !== undefined) await fs.promises.rm(dir, { recursive: true, force: true });
 }
 
 /**

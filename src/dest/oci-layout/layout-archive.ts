@@ -8,16 +8,16 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ByteOutput } from "../byte-output.js";
 import { DockerArchiveWriter } from "../outer-tar.js";
-import type { OciResult } from "./oci-layout.js";
+import type { ImageResult } from "../../image/image-spec.js";
 
-export async function tarLayout(dir: string, out: ByteOutput, mtime: number, docker: OciResult | undefined): Promise<void> {
+export async function tarLayout(dir: string, out: ByteOutput, mtime: number, docker: ImageResult | undefined): Promise<void> {
   const archive = new DockerArchiveWriter(out, mtime);
   const members = new Map<string, { file: string } | { bytes: Buffer }>();
   for (const name of ["oci-layout", "index.json"]) members.set(name, { file: path.join(dir, name) });
   for (const blob of fs.readdirSync(path.join(dir, "blobs", "sha256"))) members.set(`blobs/sha256/${blob}`, { file: path.join(dir, "blobs", "sha256", blob) });
   if (docker !== undefined) {
     const blobName = (d: { digest: string }): string => `blobs/sha256/${d.digest.slice("sha256:".length)}`;
-    members.set("manifest.json", { bytes: Buffer.from(JSON.stringify([{ Config: blobName(docker.config), RepoTags: docker.repoTags, Layers: docker.layers.map((l) => blobName(l.blob)) }])) });
+    members.set("manifest.json", { bytes: Buffer.from(JSON.stringify([{ Config: blobName(docker.config!), RepoTags: docker.repoTags, Layers: docker.layers.map((l) => blobName(l.blob!)) }])) });
     const repositories: Record<string, Record<string, string>> = {};
     for (const t of docker.repoTags) {
       const colon = t.lastIndexOf(":");
