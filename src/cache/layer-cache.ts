@@ -22,6 +22,7 @@ import { StrataError } from "../errors.js";
 import { cacheDir, DB_FILE } from "./cache-dir.js";
 import { BUSY_TIMEOUT_MS, describeProblem, isBusy, problemHint } from "./cache-problem.js";
 import { CacheStatements } from "./statements.js";
+import { rowCheck } from "./row-check.js";
 import { prepareSchema, SCHEMA_VERSION } from "./schema.js";
 import { BLOB_COMPRESSIONS, isDigest, isSize, type CachedBlob, type CachedLayer, type CacheStats, type FileStamp, type PruneOptions, type PruneResult } from "./types.js";
 
@@ -85,14 +86,15 @@ export class LayerCache {
       const found = st.readLayer(key);
       if (found === undefined) return undefined;
       const { row, blobs } = found;
-      if (!isDigest(row.diff_id) || !isSize(row.size)) {
+      if (!isDigest(row.diff_id) || !isSize(row.size) || row.row_check !== rowCheck(key, row.diff_id, row.size)) {
         st.deleteLayer.run(key); // a row no strata wrote: a miss, and gone
         return undefined;
       }
       const now = this.now();
       if (row.last_used < now - TOUCH_AFTER_MS) st.touchLayer.run(now, key, now - TOUCH_AFTER_MS);
       const valid = blobs.flatMap((b): CachedBlob[] =>
-        BLOB_COMPRESSIONS.includes(b.compression as CachedBlob["compression"]) && Number.isInteger(b.level) && isDigest(b.digest) && isSize(b.size)
+        BLOB_COMPRESSIONS.includes(b.compression as CachedBlob["compression"]) && Number.isInteger(b.level) && isDigest(b.digest) && isSize(b.size) &&
+        b.row_check === rowCheck(key, b.compression, b.level, b.impl, b.digest, b.size)
           ? [{ compression: b.compression as CachedBlob["compression"], level: b.level, impl: b.impl, digest: b.digest, size: b.size }]
           : []);
       return { diffId: row.diff_id, size: row.size, blobs: valid };
@@ -116,7 +118,9 @@ export class LayerCache {
     if (!path.isAbsolute(filePath)) internal(`file path ${JSON.stringify(filePath)} is not absolute`);
     if (!isDigest(digest)) internal(`digest ${JSON.stringify(digest)}`);
     if (![stamp.dev, stamp.ino, stamp.size].every(isSize) || typeof stamp.mtimeNs !== "bigint") internal(`stamp ${String(stamp.mtimeNs)}`);
-    this.guard(undefined, (st) => void st.stampFile.run({ path: filePath, digest, dev: stamp.dev, ino: stamp.ino, size: stamp.size, mtime_ns: stamp.mtimeNs, last_used: this.now() }));
+    const { dev, ino, size, mtimeNs } = stamp;
+    const row = { path: filePath, digest, dev, ino, size, mtime_ns: mtimeNs, last_used: this.now(), row_check: rowCheck(filePath, digest, dev, ino, size, mtimeNs) };
+    this.guard(undefined, (st) => void st.stampFile.run(row));
   }
 
   /** The stamp recorded for `path`, or undefined. The caller compares it with a fresh lstat. */
@@ -125,7 +129,7 @@ export class LayerCache {
       const row = st.getFile.get(filePath);
       if (row === undefined) return undefined;
       const [dev, ino, size, lastUsed] = [Number(row.dev), Number(row.ino), Number(row.size), Number(row.last_used)];
-      if (!isDigest(row.digest) || ![dev, ino, size].every(isSize) || typeof row.mtime_ns !== "bigint") {
+      if (!isDigest(row.digest) || ![dev, ino, size].every(isSize) || typeof row.mtime_ns !== "bigint" || row.row_check !== rowCheck(filePath, row.digest, dev, ino, size, row.mtime_ns)) {
         st.forgetFile.run(filePath);
         return undefined;
       }

@@ -17,14 +17,16 @@ export const APPLICATION_ID = 0x73747261;
 
 /**
  * Times are milliseconds since the epoch. mtime_ns is a 64-bit integer (read back as a bigint);
- * blobs of a layer go with it (ON DELETE CASCADE, foreign_keys is on).
+ * blobs of a layer go with it (ON DELETE CASCADE, foreign_keys is on). row_check covers the
+ * row's values except last_used (row-check.ts).
  */
 const SCHEMA = `
 CREATE TABLE layers (
   key TEXT PRIMARY KEY,
   diff_id TEXT NOT NULL,
   size INTEGER NOT NULL,
-  last_used INTEGER NOT NULL
+  last_used INTEGER NOT NULL,
+  row_check TEXT NOT NULL
 );
 CREATE INDEX layers_last_used ON layers(last_used);
 CREATE TABLE blobs (
@@ -34,6 +36,7 @@ CREATE TABLE blobs (
   impl TEXT NOT NULL,
   digest TEXT NOT NULL,
   size INTEGER NOT NULL,
+  row_check TEXT NOT NULL,
   PRIMARY KEY (key, compression, level, impl)
 );
 CREATE TABLE files (
@@ -43,7 +46,8 @@ CREATE TABLE files (
   ino INTEGER NOT NULL,
   size INTEGER NOT NULL,
   mtime_ns INTEGER NOT NULL,
-  last_used INTEGER NOT NULL
+  last_used INTEGER NOT NULL,
+  row_check TEXT NOT NULL
 );
 CREATE INDEX files_last_used ON files(last_used);
 `;

@@ -79,17 +79,27 @@ describe("LayerCache", () => {
     c.close();
   });
 
-  it("treats a malformed row as a miss and removes it", () => {
+  it("treats a malformed or damaged row as a miss and removes it", () => {
     const c = open();
     c.put("k", { diffId: dg("a"), size: 1 }, { compression: "none", level: 0, impl: "", digest: dg("a"), size: 1 });
+    c.put("k", { diffId: dg("a"), size: 1 }, { compression: "gzip", level: 1, impl: "", digest: dg("a"), size: 1 });
     c.put("bad", { diffId: dg("a"), size: 1 });
+    c.put("flipped", { diffId: dg("a"), size: 1 });
+    const file = path.join(dir, "f");
+    c.stampFile(file, dg("a"), { dev: 1, ino: 2, size: 3, mtimeNs: 4n });
     const raw = new Database(path.join(dir, DB_FILE));
     raw.prepare("UPDATE layers SET diff_id = 'md5:0' WHERE key = 'bad'").run();
-    raw.prepare("UPDATE blobs SET compression = 'lz4' WHERE key = 'k'").run();
+    // A valid-looking digest that is not the one stored: only the row check tells.
+    raw.prepare(`UPDATE layers SET diff_id = '${dg("b")}' WHERE key = 'flipped'`).run();
+    raw.prepare("UPDATE blobs SET compression = 'lz4' WHERE key = 'k' AND compression = 'none'").run();
+    raw.prepare(`UPDATE blobs SET digest = '${dg("c")}' WHERE key = 'k' AND compression = 'gzip'`).run();
+    raw.prepare("UPDATE files SET mtime_ns = 5").run();
     raw.close();
     expect(c.get("bad")).toBeUndefined();
+    expect(c.get("flipped")).toBeUndefined();
     expect(c.get("k")).toEqual({ diffId: dg("a"), size: 1, blobs: [] });
-    expect(c.stats().layers).toBe(1);
+    expect(c.fileStamp(file)).toBeUndefined();
+    expect(c.stats()).toMatchObject({ layers: 1, files: 0 });
     c.close();
     expect(warnings).toEqual([]);
   });
