@@ -176,6 +176,8 @@ export class LayerCache {
       throw new StrataError("E_READ", `the layer cache cannot be pruned: ${this.problem ?? "it is disabled"}`, "remove it with `strata cache clear`");
     }
     const result = this.guard(undefined, (st) => (options.all === true ? st.clear() : st.prune(this.now() - days * DAY_MS)));
+    // Damage that only a full scan finds (clear reads every page) disables the cache: clear it by deleting it.
+    if (result === undefined && options.all === true && this.db === undefined) return this.removeFiles();
     if (result === undefined) {
       throw new StrataError("E_WRITE", `the layer cache could not be pruned: ${this.problem ?? "it is busy"}`, "try again, or remove it with `strata cache clear`");
     }
