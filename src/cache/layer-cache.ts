@@ -33,6 +33,8 @@ export interface LayerCacheOptions {
   readonly warn: (message: string) => void;
   /** The clock, in ms since the epoch (a test hook: ages entries without waiting). */
   readonly now?: () => number;
+  /** How long a write waits for another process's lock (default BUSY_TIMEOUT_MS; a test hook). */
+  readonly busyTimeoutMs?: number;
 }
 
 export const DEFAULT_PRUNE_DAYS = 30;
@@ -51,6 +53,7 @@ export class LayerCache {
   private readonly warn: (message: string) => void;
   private readonly now: () => number;
   private readonly defaultDir: boolean;
+  private readonly busyTimeoutMs: number;
   private db: Database.Database | undefined;
   private st: CacheStatements | undefined;
   private problem: string | undefined;
@@ -61,6 +64,7 @@ export class LayerCache {
     this.warn = options.warn;
     this.now = options.now ?? Date.now;
     this.defaultDir = options.dir === undefined || options.dir === "";
+    this.busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
   }
 
   /** Opens (creating if needed) the cache. Never throws: an unusable cache is disabled with one warning. */
@@ -201,7 +205,7 @@ export class LayerCache {
       const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (created === undefined && this.defaultDir) tighten(dir, 0o700); // ours: keep it private; a --cache-dir is the user's choice
       createPrivateFile(this.path);
-      const db = new (sqlite3())(this.path, { timeout: BUSY_TIMEOUT_MS });
+      const db = new (sqlite3())(this.path, { timeout: this.busyTimeoutMs });
       this.db = db;
       // WAL: readers never wait for a writer (two CI jobs sharing a cache). synchronous=NORMAL:
       // a power loss may lose the last writes, never corrupt the file; a cache can lose writes.
@@ -235,7 +239,7 @@ export class LayerCache {
 
   private fail(err: unknown): void {
     if (this.st !== undefined && isBusy(err)) {
-      if (!this.warnedBusy) this.warn(`layer cache ${this.path} stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s: an update was skipped`);
+      if (!this.warnedBusy) this.warn(`layer cache ${this.path} stayed locked by another process for ${this.busyTimeoutMs / 1000} s: an update was skipped`);
       this.warnedBusy = true;
       return;
     }

@@ -153,6 +153,26 @@ describe("LayerCache", () => {
     c.close();
   });
 
+  it("skips a write that waits too long for another process's lock, with one warning, and stays in use", () => {
+    const c = LayerCache.open({ dir, warn: (m) => warnings.push(m), busyTimeoutMs: 50 });
+    c.put("before", { diffId: dg("a"), size: 1 });
+    const other = new Database(path.join(dir, DB_FILE));
+    other.exec("BEGIN IMMEDIATE");
+    c.put("during-1", { diffId: dg("a"), size: 1 });
+    c.stampFile(path.join(dir, "f"), dg("a"), { dev: 1, ino: 1, size: 1, mtimeNs: 1n });
+    expect(c.get("before")).toBeDefined(); // WAL: reading does not wait for the writer
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/stayed locked by another process for 0.05 s: an update was skipped/);
+    other.exec("COMMIT");
+    other.close();
+    expect(c.usable).toBe(true);
+    c.put("after", { diffId: dg("a"), size: 1 });
+    expect(c.get("after")).toBeDefined();
+    expect(c.get("during-1")).toBeUndefined();
+    c.close();
+    expect(warnings).toHaveLength(1);
+  });
+
   it("makes the database 0600 and a new directory 0700, whatever the umask", () => {
     const old = process.umask(0);
     try {
