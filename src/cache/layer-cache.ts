@@ -91,11 +91,11 @@ export class LayerCache {
       if (found === undefined) return undefined;
       const { row, blobs } = found;
       if (!isDigest(row.diff_id) || !isSize(row.size) || row.row_check !== rowCheck(key, row.diff_id, row.size)) {
-        st.deleteLayer.run(key); // a row no strata wrote: a miss, and gone
+        unlessBusy(() => st.deleteLayer.run(key)); // a row no strata wrote: a miss, and gone
         return undefined;
       }
       const now = this.now();
-      if (row.last_used < now - TOUCH_AFTER_MS) st.touchLayer.run(now, key, now - TOUCH_AFTER_MS);
+      if (row.last_used < now - TOUCH_AFTER_MS) unlessBusy(() => st.touchLayer.run(now, key, now - TOUCH_AFTER_MS));
       const valid = blobs.flatMap((b): CachedBlob[] =>
         BLOB_COMPRESSIONS.includes(b.compression as CachedBlob["compression"]) && Number.isInteger(b.level) && isDigest(b.digest) && isSize(b.size) &&
         b.row_check === rowCheck(key, b.compression, b.level, b.impl, b.digest, b.size)
@@ -117,12 +117,17 @@ export class LayerCache {
     this.guard(undefined, (st) => st.putLayer(key, layer.diffId, layer.size, this.now(), blob));
   }
 
-  /** Records that strata wrote the file at `path` (absolute) with these contents and metadata. */
+  /**
+   * Records that strata wrote the file at `path` (absolute) with these contents and metadata. A
+   * device or inode number beyond 2^53 (a Number cannot hold it exactly) is not stamped: the file
+   * is then re-hashed when next met, which is slower but never wrong.
+   */
   stampFile(filePath: string, digest: Digest, stamp: FileStamp): void {
     if (!path.isAbsolute(filePath)) internal(`file path ${JSON.stringify(filePath)} is not absolute`);
     if (!isDigest(digest)) internal(`digest ${JSON.stringify(digest)}`);
-    if (![stamp.dev, stamp.ino, stamp.size].every(isSize) || typeof stamp.mtimeNs !== "bigint") internal(`stamp ${String(stamp.mtimeNs)}`);
+    if (!isSize(stamp.size) || typeof stamp.mtimeNs !== "bigint") internal(`stamp of size ${stamp.size}, mtime ${String(stamp.mtimeNs)}`);
     const { dev, ino, size, mtimeNs } = stamp;
+    if (!isSize(dev) || !isSize(ino)) return;
     const row = { path: filePath, digest, dev, ino, size, mtime_ns: mtimeNs, last_used: this.now(), row_check: rowCheck(filePath, digest, dev, ino, size, mtimeNs) };
     this.guard(undefined, (st) => void st.stampFile.run(row));
   }
@@ -134,11 +139,11 @@ export class LayerCache {
       if (row === undefined) return undefined;
       const [dev, ino, size, lastUsed] = [Number(row.dev), Number(row.ino), Number(row.size), Number(row.last_used)];
       if (!isDigest(row.digest) || ![dev, ino, size].every(isSize) || typeof row.mtime_ns !== "bigint" || row.row_check !== rowCheck(filePath, row.digest, dev, ino, size, row.mtime_ns)) {
-        st.forgetFile.run(filePath);
+        unlessBusy(() => st.forgetFile.run(filePath));
         return undefined;
       }
       const now = this.now();
-      if (lastUsed < now - TOUCH_AFTER_MS) st.touchFile.run(now, filePath, now - TOUCH_AFTER_MS);
+      if (lastUsed < now - TOUCH_AFTER_MS) unlessBusy(() => st.touchFile.run(now, filePath, now - TOUCH_AFTER_MS));
       return { digest: row.digest, stamp: { dev, ino, size, mtimeNs: row.mtime_ns } };
     });
   }
@@ -299,6 +304,19 @@ function createPrivateFile(file: string): void {
 function tighten(dir: string, mode: number): void {
   const st = fs.statSync(dir);
   if ((st.mode & 0o777 & ~mode) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(dir, mode);
+}
+
+/**
+ * A write that only keeps the cache tidy (a last-used time, removing a bad row) and must not turn
+ * a hit into a miss when another build holds the lock: skipped when busy. Other errors propagate
+ * (to `guard`, which disables the cache).
+ */
+function unlessBusy(write: () => unknown): void {
+  try {
+    write();
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+  }
 }
 
 function fileBytes(file: string): number {
