@@ -37,6 +37,7 @@ export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> =
   merge: { output: COMMON["output"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   inspect: { ref: { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   demo: { ...COMMON },
+  cache: { "cache-dir": { type: "string" }, "older-than": { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -87,6 +88,11 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
   let pool: typeof import("./pool/pool.js") | undefined;
   try {
     if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
+    if (command === "cache") {
+      const { runCacheCommand } = await import("./cli/cache-command.js");
+      const options = { ...(v["cache-dir"] === undefined ? {} : { cacheDir: str(v["cache-dir"])! }), ...(v["older-than"] === undefined ? {} : { olderThan: str(v["older-than"])! }), json: v["json"] === true };
+      return runCacheCommand(positionals, options, process.stdout, (m) => process.stderr.write(`strata: warning: ${m}\n`));
+    }
     if (command === "merge") {
       if (v["output"] === undefined && process.stdout.isTTY) throw ttyError();
       const { mergeImages } = await import("./merge.js");

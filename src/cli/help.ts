@@ -91,6 +91,7 @@ Usage:
   strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
   strata inspect IMAGE                              layers, digests and store paths of an image
   strata demo [-o FILE]                             build an image from a small generated closure
+  strata cache [show|prune|clear]                   the local layer cache: show it, prune it
   strata --version
 
 Run \`strata COMMAND --help\` for a command's options. Errors print a code and a hint
@@ -150,6 +151,25 @@ and each layer's diff_id, digest, sizes and the store paths it holds.
 
   --json                 JSON on stdout
   --ref REF              which image of a multi-image input (a tag or OCI ref name)
+  --debug                print stack traces with errors
+  -h, --help             this help
+`,
+  cache: `Usage: strata cache [show | prune [--older-than DAYS] | clear] [--cache-dir DIR] [--json]
+
+The local layer cache: what each layer built before is (diff_id, size, compressed blobs), so
+that a rebuild skips the layers a destination already holds (docs/cache.md). It lives in
+$XDG_CACHE_HOME/strata, else ~/.cache/strata; it is disposable: removing it only makes the next
+build read every layer.
+
+  show                   where it is, its layers, blobs and layout file stamps, its size, and
+                         when its least and most recently used layers were last used (default)
+  prune                  remove layers and file stamps not used for DAYS days (default 30), and
+                         the stamps of layout files that are gone or changed
+  clear                  remove everything (also a cache that is corrupt or of a newer strata)
+
+  --cache-dir DIR        the cache directory (default: $XDG_CACHE_HOME/strata or ~/.cache/strata)
+  --older-than DAYS      with prune: how many days unused before an entry goes (default: 30)
+  --json                 JSON on stdout
   --debug                print stack traces with errors
   -h, --help             this help
 `,
