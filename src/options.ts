@@ -38,6 +38,15 @@ export interface OutputOptions {
   readonly signal?: AbortSignal;
   /** Progress events, in order. */
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * The local layer cache (OCI layouts and registries): its directory, or false for none.
+   * Default: $XDG_CACHE_HOME/strata (~/.cache/strata). docs/cache.md says what a hit trusts.
+   */
+  readonly cache?: string | false;
+  /** Build every layer, even those the destination holds, and fail on any difference with the cache. */
+  readonly verify?: boolean;
+  /** Manifests and media types for OCI layouts and registries: "oci" (default) or "docker" (v2 schema 2, gzip layers). */
+  readonly manifestFormat?: "oci" | "docker";
 }
 
 export interface ResolvedOutputOptions {
@@ -51,6 +60,9 @@ export interface ResolvedOutputOptions {
   readonly tmpDir: string | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((event: ProgressEvent) => void) | undefined;
+  readonly cache: string | false | undefined;
+  readonly verify: boolean;
+  readonly manifestFormat: "oci" | "docker";
 }
 
 export const OUTPUT_DEFAULTS = {
@@ -79,6 +91,13 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
   if (o.level !== undefined && compress === "none" && layerCompress === "none") {
     throw usage(`level was given (${o.level}) but nothing is compressed`, "add --compress gz|zstd (or --layer-compress with an OCI format), or drop --level");
   }
+  const manifestFormat = o.manifestFormat ?? "oci";
+  if (manifestFormat !== "oci" && manifestFormat !== "docker") {
+    throw usage(`manifestFormat must be oci or docker, got ${JSON.stringify(o.manifestFormat)}`, "use --manifest-format oci|docker");
+  }
+  if (manifestFormat === "docker" && layerCompress === "zstd") {
+    throw usage("Docker v2 schema 2 manifests have no zstd layers", "use --layer-compress gz with --manifest-format docker, or OCI manifests");
+  }
   const level = levelFor(compress, o.level);
   const layerLevel = levelFor(layerCompress, o.level);
   const workers = workerCount(o.workers);
@@ -97,6 +116,9 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
     tmpDir: o.tmpDir,
     signal: o.signal,
     onProgress: o.onProgress,
+    cache: o.cache,
+    verify: o.verify ?? false,
+    manifestFormat,
   };
 }
 

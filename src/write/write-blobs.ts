@@ -117,8 +117,10 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
           const made = await produceLayer(run, layer, i, lacking[i]!, ring, path.join(spoolDir, `layer-${i}.spool`), { compression, level: opts.level, impl, blocks });
           const known = knownBlob(layer, compression, opts.level, impl);
           if (known !== undefined && layer.known !== undefined && (made.blob.descriptor.digest !== known.descriptor.digest || made.diffId !== layer.known.diffId)) {
-            throw new StrataError("E_CHECKSUM", `layer ${i + 1} (${layer.paths[0] ?? "?"}) built to ${made.diffId} / blob ${made.blob.descriptor.digest}, but the cache says ${layer.known.diffId} / ${known.descriptor.digest}`,
-              "the layer cache disagrees with the store: run `strata cache clear` and build again, and report it if it happens again");
+            const message = `layer ${i + 1} (${layer.paths[0] ?? "?"}) built to ${made.diffId} (blob ${made.blob.descriptor.digest}), but the cache said ${layer.known.diffId} (blob ${known.descriptor.digest})`;
+            // The bytes just built are the truth; without --verify, they are used and the cache corrected.
+            if (opts.verify === true) throw new StrataError("E_CHECKSUM", message, "a store path changed under the same name, or the cache is wrong: run `strata cache clear` and build again");
+            run.emit({ type: "warning", message: `${message}; using the layer as built` });
           }
           opts.onLayerMade?.(layer, made);
           report(i, { diffId: made.diffId, size: made.size, blob: withAnnotations(made.blob.descriptor, layer, format), outcome: "written" });

@@ -22,7 +22,8 @@ import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
 import { CompressStage } from "./compress-stage.js";
 import { layersInFlight } from "./run-write.js";
-import { writeToBlobStores } from "./write-blobs.js";
+import { writeToBlobStores, type BlobWriteOptions } from "./write-blobs.js";
+import { withLayerCache } from "./use-cache.js";
 
 export type OutputFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
@@ -34,15 +35,24 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
     if (opts.compress === "none" && sink.randomAccess !== undefined) return writePositionalDockerArchive(spec, sink as RandomAccessSink, opts);
     return writeDockerArchive(spec, sink, opts);
   }
-  const blobOpts = { ...opts, layerCompress: opts.layerCompress, level: opts.layerLevel };
-  if (opts.format === "oci") {
-    const store = LayoutStore.open(opts.output as string);
-    try {
-      return await writeToBlobStores(spec, [{ store, tags: spec.repoTags }], blobOpts);
-    } finally {
-      await store.close();
+  const cached = await withLayerCache(spec, opts);
+  const blobOpts = { ...opts, layerCompress: opts.layerCompress, level: opts.layerLevel, onLayerMade: cached.onLayerMade };
+  try {
+    if (opts.format === "oci") {
+      const store = LayoutStore.open(opts.output as string, cached.stamps);
+      try {
+        return await writeToBlobStores(cached.spec, [{ store, tags: spec.repoTags }], blobOpts);
+      } finally {
+        await store.close();
+      }
     }
+    return await writeLayoutArchive(cached.spec, opts, blobOpts);
+  } finally {
+    cached.close();
   }
+}
+
+async function writeLayoutArchive(spec: ImageSpec, opts: ResolvedOutputOptions, blobOpts: BlobWriteOptions): Promise<ImageResult> {
   const tmp = await makeTempDir(opts.tmpDir, "strata-layout-");
   try {
     const store = LayoutStore.open(tmp);
