@@ -27,6 +27,8 @@ export { openImage } from "./source/read-image.js";
 export { mergeImages } from "./source/merge.js";
 export { inspectImage, formatInspect, type InspectResult } from "./source/inspect.js";
 export { IMAGE_FORMATS, type ImageFormat } from "./archive/write-formats.js";
+export { exportImage, type ExportOptions, type ExportResult } from "./export/index.js";
+export { writeIndex, writeIndexTo, openLayoutStore, type IndexOptions, type IndexResult, type ManifestFormat, type Platform } from "./index-image/index.js";
 
 // Nix database and NAR hashes
 export { nixDbFiles, type NixDbFile } from "./nixdb/db-writer.js";
