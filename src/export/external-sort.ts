@@ -6,6 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { compareRecs, type Rec } from "./records.js";
 
 /** Records held before a run is written: ~300 bytes each in memory, so ~20 MB. */
@@ -41,16 +43,10 @@ export class RunWriter {
 }
 
 async function writeLines(file: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {
-  const out = fs.createWriteStream(file, { flags: "wx", mode: 0o600 });
-  const done = new Promise<void>((resolve, reject) => {
-    out.on("error", reject);
-    out.on("finish", resolve);
-  });
-  for await (const line of lines) {
-    if (!out.write(line + "\n")) await new Promise<void>((r) => out.once("drain", r));
-  }
-  out.end();
-  await done;
+  // pipeline() settles on the first error (a failed open included) instead of waiting for a drain.
+  await pipeline(Readable.from((async function* () {
+    for await (const line of lines) yield line + "\n";
+  })()), fs.createWriteStream(file, { flags: "wx", mode: 0o600 }));
 }
 
 async function* readRun(file: string): AsyncGenerator<Rec> {
@@ -58,21 +54,23 @@ async function* readRun(file: string): AsyncGenerator<Rec> {
   for await (const line of lines) if (line !== "") yield JSON.parse(line) as Rec;
 }
 
+/** Merge passes so far: names the intermediate runs, unique within the process. */
+let merges = 0;
+
 /** The records of `runs` (each sorted) in one sorted sequence; more than FAN_IN runs are merged in passes first. */
 export async function* mergeRuns(runs: readonly string[], dir: string): AsyncGenerator<Rec> {
   let pending = [...runs];
-  let pass = 0;
+  const pass = merges++;
   while (pending.length > FAN_IN) {
     const next: string[] = [];
     for (let i = 0; i < pending.length; i += FAN_IN) {
-      const file = path.join(dir, `merge-${pass}-${next.length}.jsonl`);
+      const file = path.join(dir, `merge-${pass}-${next.length}-${pending.length}.jsonl`);
       await writeLines(file, (async function* () {
         for await (const r of mergeFew(pending.slice(i, i + FAN_IN))) yield JSON.stringify(r);
       })());
       next.push(file);
     }
     pending = next;
-    pass++;
   }
   yield* mergeFew(pending);
 }
