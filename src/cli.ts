@@ -38,6 +38,8 @@ export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> =
   inspect: { ref: { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   demo: { ...COMMON },
   cache: { "cache-dir": { type: "string" }, "older-than": { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  export: { output: COMMON["output"]!, ref: { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  index: { output: COMMON["output"]!, "manifest-format": { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -100,6 +102,7 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       if (v["quiet"] !== true) process.stderr.write(`merged ${r.images.length} images, ${r.layers} distinct layers, ${r.bytes} bytes\n`);
       return 0;
     }
+    if (command === "export" || command === "index") return await runImageTool(command, v, positionals, controller.signal);
     const common = await commonOptions(v, controller.signal, progress.onProgress);
     pool = await prestartPool(common.workers);
     if (command === "stream") {
@@ -154,6 +157,29 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
 function ttyError(): StrataError {
   return new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it",
     "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
+}
+
+/** export (an image's filesystem as a tar) and index (a multi-platform image from several images). */
+async function runImageTool(command: "export" | "index", v: Values, positionals: string[], signal: AbortSignal): Promise<number> {
+  const tmp = v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! };
+  const output = str(v["output"]);
+  if (command === "export") {
+    const toStdout = output === undefined || output === "-";
+    if (toStdout && process.stdout.isTTY) {
+      throw new StrataError("E_USAGE", "stdout is a terminal: a tar of the image's files would be written to it", "write to a file with -o FILE, or pipe the output (e.g. | tar -t)");
+    }
+    const { exportImage } = await import("./export/index.js");
+    const r = await exportImage(single(positionals, "IMAGE", "export"), toStdout ? 1 : output, { ...tmp, signal, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
+    if (v["quiet"] !== true) process.stderr.write(`exported ${r.entries} entries from ${r.layers} layers, ${r.bytes} bytes\n`);
+    return 0;
+  }
+  if (output === undefined) throw new StrataError("E_USAGE", "strata index needs -o DEST", "e.g. -o oci:DIR:TAG, -o DIR or -o oci-archive:FILE");
+  const format = str(v["manifest-format"]) ?? "oci";
+  if (format !== "oci" && format !== "docker") throw new StrataError("E_USAGE", `--manifest-format must be oci or docker, got ${JSON.stringify(format)}`, "e.g. --manifest-format docker");
+  const { writeIndex } = await import("./index-image/index.js");
+  const r = await writeIndex(positionals, output, { ...tmp, signal, manifestFormat: format });
+  if (v["quiet"] !== true) process.stderr.write(`wrote ${r.manifests.length} platforms (${r.manifests.map((m) => m.platform).join(", ")}) to ${output}: ${r.index.digest}\n`);
+  return 0;
 }
 
 /** plan and inspect: reports on stdout, no image written. */

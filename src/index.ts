@@ -27,6 +27,8 @@ export { openImage } from "./source/read-image.js";
 export { mergeImages } from "./merge.js";
 export { inspectImage, formatInspect, type InspectResult } from "./inspect.js";
 export { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";
+export { exportImage, type ExportOptions, type ExportResult } from "./export/index.js";
+export { writeIndex, writeIndexTo, type IndexOptions, type IndexResult, type Platform } from "./index-image/index.js";
 
 // Nix database and NAR hashes
 export { nixDbFiles, type NixDbFile } from "./nixdb/db-writer.js";

@@ -90,6 +90,8 @@ Usage:
   strata plan --graph GRAPH.json --contents PATH... print the layers a build would make
   strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
   strata inspect IMAGE                              layers, digests and store paths of an image
+  strata export IMAGE [-o FILE]                     the image's flattened filesystem as one tar
+  strata index -o DEST IMAGE...                     a multi-platform image (OCI index) of images
   strata demo [-o FILE]                             build an image from a small generated closure
   strata cache [show|prune|clear]                   the local layer cache: show it, prune it
   strata --version
@@ -170,6 +172,40 @@ build read every layer.
   --cache-dir DIR        the cache directory (default: $XDG_CACHE_HOME/strata or ~/.cache/strata)
   --older-than DAYS      with prune: how many days unused before an entry goes (default: 30)
   --json                 JSON on stdout
+  --debug                print stack traces with errors
+  -h, --help             this help
+`,
+  export: `Usage: strata export IMAGE [-o FILE] [--ref REF]
+
+Writes the flattened filesystem of an image (docker-archive plain/gz/zstd, OCI layout directory
+or oci-archive) as one tar, as nixpkgs' exportImage does but without a VM: layers applied in
+order, whiteouts and opaque directories honoured, hard links kept, modes, owners, times and link
+targets exact; entries in path order (docs/export.md). Memory stays bounded: entries are sorted
+on disk under --tmp-dir.
+
+  -o, --output FILE      write the tar to FILE (temp name, renamed when complete); - or no -o:
+                         stdout (refused when stdout is a terminal)
+  --ref REF              which image of a multi-image input (a tag or OCI ref name)
+  --tmp-dir DIR          where the image is unpacked and entries sorted (default: $TMPDIR or /tmp)
+  -q, --quiet            no summary on stderr
+  --debug                print stack traces with errors
+  -h, --help             this help
+`,
+  index: `Usage: strata index -o DEST IMAGE... [--manifest-format oci|docker]
+
+Writes one multi-platform image: an image index listing each IMAGE (any image strata reads)
+under the platform its config names (os, architecture, variant), the blobs copied and verified
+by digest. Two images of the same platform are refused.
+
+  -o, --output DEST      oci:DIR[:REF] or DIR (an OCI layout, updated in place; REF defaults to
+                         latest), or oci-archive:FILE[:REF] (that layout as one tar)
+  --manifest-format oci|docker
+                         oci (default): OCI index and manifests, layers as stored; docker: a
+                         Docker manifest list and schema 2 manifests (media types converted,
+                         the same config bytes; uncompressed layers are gzipped, zstd layers
+                         refused: Docker's schema 2 has no zstd)
+  --tmp-dir DIR          where archive inputs are unpacked (default: $TMPDIR or /tmp)
+  -q, --quiet            no summary on stderr
   --debug                print stack traces with errors
   -h, --help             this help
 `,

@@ -29,6 +29,8 @@ export interface SourceArchive {
   readonly compression: Compression;
   /** Every image the input holds, in manifest.json or index.json order. */
   readonly images: readonly ImageEntry[];
+  /** The input's files by name (blobs as stored, for copying them unchanged: strata index). */
+  readonly files: ImageFiles;
   /** Layer `index` of `image`, decompressed if need be and verified against its diff_id. */
   layer(image: ImageEntry, index: number): Promise<SourceLayer>;
   /** Removes the private dir. */
@@ -69,6 +71,7 @@ export async function openImages(input: string, opts: OpenOptions): Promise<Sour
       format,
       compression,
       images,
+      files,
       cleanup,
       layer: async (image, index) => {
         const ref = image.layers[index];
