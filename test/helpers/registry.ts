@@ -86,7 +86,7 @@ export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
     lines.push("  tls:", `    certificate: ${path.join(dir, "server.crt")}`, `    key: ${path.join(dir, "server.key")}`);
   }
   if (mode === "basic") {
-    const hash = execFileSync("/usr/bin/python3", ["-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", PASSWORD], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const hash = execFileSync("/usr/bin/python3", ["-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))", PASSWORD], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     fs.writeFileSync(path.join(dir, "htpasswd"), `${USER}:${hash}\n`);
     lines.push("auth:", "  htpasswd:", "    realm: strata-test", `    path: ${path.join(dir, "htpasswd")}`);
   }

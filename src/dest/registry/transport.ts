@@ -65,13 +65,21 @@ export class Transport {
     const verify = options.tlsVerify !== false;
     this.timeoutMs = options.timeoutMs ?? 120_000;
     const tlsBits = certDirOptions(host, options.certDir);
+    // One secure context for every connection: given `ca` per connection, Node parses the
+    // whole CA bundle again for each TLS handshake.
+    const custom = tlsBits.ca.length > 0 || tlsBits.cert !== undefined;
+    const secureContext = custom
+      ? tls.createSecureContext({
+        ...(tlsBits.ca.length > 0 ? { ca: [...systemCas(), ...tlsBits.ca] } : {}),
+        ...(tlsBits.cert !== undefined ? { cert: tlsBits.cert, key: tlsBits.key } : {}),
+      })
+      : undefined;
     this.httpsAgent = new https.Agent({
       keepAlive: true,
       maxSockets: 64,
       maxFreeSockets: 16,
       rejectUnauthorized: verify,
-      ...(tlsBits.ca.length > 0 ? { ca: [...systemCas(), ...tlsBits.ca] } : {}),
-      ...(tlsBits.cert !== undefined ? { cert: tlsBits.cert, key: tlsBits.key } : {}),
+      ...(secureContext === undefined ? {} : { secureContext }),
     });
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16 });
   }
