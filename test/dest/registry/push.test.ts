@@ -4,97 +4,16 @@
  * when present, mounted across repositories, a manifest put and read back; and an image pushed by
  * hand read back by skopeo (inspect --raw, and copy to an OCI layout, which verifies every digest).
  */
-import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BlobUpload } from "../../../src/dest/blob-store.js";
-import { CredentialResolver } from "../../../src/dest/registry/auth.js";
 import { RegistryClient } from "../../../src/dest/registry/client.js";
 import { parseReference } from "../../../src/dest/registry/reference.js";
-import { RegistryBlobStore, type RegistryStoreOptions } from "../../../src/dest/registry/registry-store.js";
-import type { Digest } from "../../../src/digest.js";
+import { RegistryBlobStore } from "../../../src/dest/registry/registry-store.js";
 import { requireTool } from "../../helpers/interop.js";
-import { type RegistryMode, type TestRegistry, haveRegistry, startRegistry } from "../../helpers/registry.js";
-
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip";
-const FAST_RETRY = { baseMs: 50, maxDelayMs: 2000, budgetMs: 20_000 };
-
-export function digestOf(bytes: Uint8Array): Digest {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
-
-/** Write `bytes` in uneven pieces, hashing as a producer does. */
-export function producer(bytes: Buffer, piece = 100_003) {
-  return async (out: BlobUpload): Promise<{ digest: Digest; size: number }> => {
-    for (let at = 0; at < bytes.length; at += piece) await out.write(bytes.subarray(at, at + piece));
-    return { digest: digestOf(bytes), size: bytes.length };
-  };
-}
-
-/** A tar with one file (ustar, made by hand: 512-byte header, data, padding, two zero blocks). */
-export function tinyTar(name: string, content: string): Buffer {
-  const data = Buffer.from(content);
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write("0000644\0", 100);
-  h.write("0000000\0", 108);
-  h.write("0000000\0", 116);
-  h.write(`${data.length.toString(8).padStart(11, "0")}\0`, 124);
-  h.write("00000000000\0", 136);
-  h.write("        ", 148);
-  h.write("0", 156);
-  h.write("ustar\0", 257);
-  h.write("00", 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  const pad = Buffer.alloc((512 - (data.length % 512)) % 512);
-  return Buffer.concat([h, data, pad, Buffer.alloc(1024)]);
-}
-
-/** A tiny valid OCI image: one gzip layer, its config and manifest. */
-export function tinyImage(text: string): { layer: Buffer; config: Buffer; manifest: Buffer } {
-  const tar = tinyTar("hello.txt", text);
-  const layer = gzipSync(tar);
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["/hello"] }, rootfs: { type: "layers", diff_ids: [digestOf(tar)] } }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: digestOf(config), size: config.length },
-    layers: [{ mediaType: OCI_LAYER_GZ, digest: digestOf(layer), size: layer.length }],
-  }));
-  return { layer, config, manifest };
-}
-
-export function storeOptions(reg: TestRegistry, extra: Partial<RegistryStoreOptions> = {}): RegistryStoreOptions {
-  const base = { retry: FAST_RETRY, chunkSize: 256 * 1024 };
-  switch (reg.mode) {
-    case "plain": return { ...base, tlsVerify: false, ...extra };
-    case "tls": return { ...base, certDir: reg.certDir, ...extra };
-    default: return { ...base, tlsVerify: false, credentials: new CredentialResolver({ creds: `${reg.user}:${reg.password}`, env: {} }), ...extra };
-  }
-}
-
-/** skopeo, asynchronously: the token server runs in this process and must keep answering. */
-export function skopeo(args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    execFile("skopeo", args, { encoding: "buffer", maxBuffer: 1 << 24, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err !== null) reject(new Error(`skopeo ${args.join(" ")} failed: ${stderr.toString()}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-export function skopeoArgs(reg: TestRegistry): string[] {
-  const tls = reg.mode === "tls" ? [`--cert-dir=${reg.certDir!}`] : ["--tls-verify=false"];
-  const creds = reg.mode === "basic" || reg.mode === "token" ? [`--creds=${reg.user}:${reg.password}`] : [];
-  return [...tls, ...creds];
-}
+import { OCI_CONFIG, OCI_MANIFEST, type RegistryMode, type TestRegistry, digestOf, haveRegistry, producer, skopeo, skopeoArgs, startRegistry, storeOptions, tinyImage } from "../../helpers/registry.js";
 
 const have = haveRegistry();
 const haveSkopeo = have && requireTool("skopeo");
