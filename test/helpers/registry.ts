@@ -238,11 +238,13 @@ export interface FaultShares {
   readonly reset?: number;
   /** Answer every PATCH with 405 (a registry that refuses chunked uploads). */
   readonly refusePatch?: boolean;
+  /** Answer the Nth PATCH (1-based) with 404 BLOB_UPLOAD_UNKNOWN: a session the registry lost. */
+  readonly losePatch?: number;
 }
 
 export interface FaultyProxy {
   readonly host: string;
-  readonly faults: { e503: number; e429: number; reset: number; patchRefused: number; forwarded: number };
+  readonly faults: { e503: number; e429: number; reset: number; patchRefused: number; sessionsLost: number; forwarded: number };
   stop(): Promise<void>;
 }
 
@@ -261,9 +263,16 @@ export async function startFaultyProxy(target: string, shares: FaultShares, seed
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const faults = { e503: 0, e429: 0, reset: 0, patchRefused: 0, forwarded: 0 };
+  const faults = { e503: 0, e429: 0, reset: 0, patchRefused: 0, sessionsLost: 0, forwarded: 0 };
   const agent = new http.Agent({ keepAlive: true });
+  let patches = 0;
   const server = http.createServer((req, res) => {
+    if (req.method === "PATCH" && ++patches === shares.losePatch) {
+      faults.sessionsLost++;
+      req.resume();
+      res.writeHead(404, { "Content-Type": "application/json" }).end('{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}');
+      return;
+    }
     if (shares.refusePatch === true && req.method === "PATCH") {
       faults.patchRefused++;
       req.resume();

@@ -101,6 +101,45 @@ describe.skipIf(!have)("registry faults (plain HTTP)", () => {
     }
   });
 
+  it("restarts an upload whose session the registry lost mid-blob, producing the bytes again", async () => {
+    const proxy = await startFaultyProxy(reg.host, { losePatch: 3 });
+    const store = new RegistryBlobStore(parseReference(`docker://${proxy.host}/lost/app:v1`), { tlsVerify: false, retry: FAST_RETRY, chunkSize: 64 * 1024 });
+    try {
+      const data = randomBytes(400_000);
+      let produced = 0;
+      const make = producer(data);
+      const result = await store.pushStream(async (out) => {
+        produced++;
+        return make(out);
+      });
+      expect(result).toEqual({ digest: digestOf(data), size: data.length });
+      expect([produced, proxy.faults.sessionsLost, store.stats().uploadRestarts, store.stats().blobsUploaded]).toEqual([2, 1, 1, 1]);
+      expect(await store.client.headBlob("lost/app", digestOf(data))).toBe(data.length);
+    } finally {
+      await store.close();
+      await proxy.stop();
+    }
+  });
+
+  it("a lost session before any chunk was confirmed restarts inside the upload", async () => {
+    const proxy = await startFaultyProxy(reg.host, { losePatch: 1 });
+    const store = new RegistryBlobStore(parseReference(`docker://${proxy.host}/lost/first:v1`), { tlsVerify: false, retry: FAST_RETRY, chunkSize: 64 * 1024 });
+    try {
+      const data = randomBytes(200_000);
+      let produced = 0;
+      const make = producer(data);
+      await store.pushStream(async (out) => {
+        produced++;
+        return make(out);
+      });
+      expect([produced, proxy.faults.sessionsLost, store.stats().uploadRestarts]).toEqual([1, 1, 1]);
+      expect(await store.client.headBlob("lost/first", digestOf(data))).toBe(data.length);
+    } finally {
+      await store.close();
+      await proxy.stop();
+    }
+  });
+
   it("a blob whose size differs from the one asked for is E_CHECKSUM", async () => {
     const store = new RegistryBlobStore(parseReference(`docker://${reg.host}/sum/app:v1`), { tlsVerify: false });
     try {
