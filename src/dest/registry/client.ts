@@ -11,13 +11,15 @@
  * a half-sent chunk), the upload must start again from its first byte: that is an
  * UploadRestartError, which the store (registry-store.ts) handles.
  */
-import { Transform, type Readable, type TransformCallback } from "node:stream";
-import { type Digest, asDigest, sha256, sha256Hex } from "../../digest.js";
+import type { Readable } from "node:stream";
+import { type Digest, asDigest, sha256Hex } from "../../digest.js";
 import { StrataError } from "../../errors.js";
 import { CredentialResolver } from "./auth.js";
 import { DEFAULT_RETRY, Backoff, type RetryPolicy, parseRetryAfter, retryableCode, retryableStatus, sleep } from "./retry.js";
 import { Authenticator } from "./token.js";
+import { errorSummary, headerValue, hintFor } from "./response.js";
 import { type Body, type HttpResponse, NetworkError, type TlsOptions, Transport, discard, isTlsTrustError, readBody } from "./transport.js";
+import { VerifyingStream } from "./verifying-stream.js";
 
 export interface RegistryClientOptions extends TlsOptions {
   /** Where credentials come from (auth.ts); default: the auth files, no --creds. */
@@ -64,7 +66,6 @@ interface Op {
   readonly retry?: boolean;
 }
 
-const ERROR_BODY_LIMIT = 64 * 1024;
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 export class RegistryClient {
@@ -344,75 +345,5 @@ export class RegistryClient {
     const tries = attempts === undefined || attempts <= 1 ? "" : ` (${attempts} attempts)`;
     return new StrataError("E_REGISTRY", `cannot ${action} on ${this.registry}: ${what}${tries}`,
       isTlsTrustError(code) ? "trust the registry's CA with --cert-dir DIR (a ca.crt inside), or pass --tls-verify=false" : "check that the registry is up and reachable, then push again (blobs already uploaded are skipped)");
-  }
-}
-
-function headerValue(res: HttpResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function hintFor(status: number): string {
-  if (status === 404) return "check the repository name and that the image exists";
-  if (status === 413) return "the registry refuses a blob this large; raise its limit";
-  if (status === 400) return "the registry rejected what strata sent; push again, and report it if it persists";
-  return "try again later; if it persists, tell the registry's operator";
-}
-
-/** `: CODE message` from a distribution error body, short and printable; "" when there is none. */
-async function errorSummary(res: HttpResponse): Promise<string> {
-  let raw: Buffer;
-  try {
-    raw = await readBody(res, ERROR_BODY_LIMIT);
-  } catch {
-    return "";
-  }
-  try {
-    const json = JSON.parse(raw.toString("utf8")) as { errors?: { code?: unknown; message?: unknown }[] };
-    const first = json.errors?.[0];
-    if (first !== undefined) {
-      const text = `${typeof first.code === "string" ? first.code : ""} ${typeof first.message === "string" ? first.message : ""}`.trim();
-      return text === "" ? "" : `: ${printable(text)}`;
-    }
-  } catch {
-    // not distribution's JSON
-  }
-  return "";
-}
-
-function printable(s: string): string {
-  const clean = s.replace(/[^\x20-\x7e]+/g, " ");
-  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}
-
-class VerifyingStream extends Transform {
-  private readonly hash = sha256();
-  private seen = 0;
-
-  constructor(private readonly digest: Digest, private readonly size: number | undefined, private readonly what: string) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.size !== undefined && this.seen > this.size) {
-      done(new StrataError("E_CHECKSUM", `${this.what} is longer than the ${this.size} bytes named`, "the registry serves other bytes than the image names; do not use this image"));
-      return;
-    }
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.size !== undefined && this.seen !== this.size) {
-      done(new StrataError("E_CHECKSUM", `${this.what} has ${this.seen} bytes, ${this.size} named`, "the download was cut short or the registry serves other bytes; try again"));
-      return;
-    }
-    const got = asDigest(this.hash.hex());
-    if (got !== this.digest) {
-      done(new StrataError("E_CHECKSUM", `${this.what} hashes to ${got}`, "the registry serves other bytes than the digest names; do not use this image"));
-      return;
-    }
-    done();
   }
 }
