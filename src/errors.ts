@@ -29,6 +29,10 @@ export const ERROR_CODES = [
   "E_LAYER_BUDGET",
   /** The input asks for something strata does not do (yet). */
   "E_UNSUPPORTED",
+  /** A registry refused a request or failed (after retries), or could not be reached. */
+  "E_REGISTRY",
+  /** Registry credentials are missing, wrong, or not allowed to do what was asked. */
+  "E_AUTH",
   /** The build was interrupted (Ctrl-C, SIGTERM, an AbortSignal). */
   "E_ABORTED",
   /** A bug in strata: please report it. */
