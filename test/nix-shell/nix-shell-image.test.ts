@@ -5,7 +5,7 @@
  * what `nix show-derivation` prints. The image runs under podman with busybox's sh standing in
  * for bashInteractive (Debian's bash does not run from a store path), and the environment inside
  * is checked: the outputs, /build, the user nixbld, $stdenv/setup sourced, passAsFile where Nix's
- * own sandbox puts it (compared with a build by Nix).
+ * own sandbox puts it (compared with a build by Nix), and buildDerivation builds the output.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -106,7 +106,7 @@ describe.skipIf(!haveNix)("a nix-shell image of a real derivation", () => {
     const image = path.join(work, "run.tar");
     await buildNixShellImage({
       derivation: drvJson, shell, fromStore: true, storeRoot: root, output: image, tag: "t1",
-      run: 'echo "out=$out"; echo "dev=$dev"; echo "pwd=$(pwd)"; echo "user=$(id -un):$(id -gn)"; echo "setup=$FROM_SETUP"; echo "big=$(cat $bigPath)"; echo "bigPath=$bigPath"; tool',
+      run: 'echo "out=$out"; echo "dev=$dev"; echo "pwd=$(pwd)"; echo "user=$(id -un):$(id -gn)"; echo "setup=$FROM_SETUP"; echo "big=$(cat $bigPath)"; echo "bigPath=$bigPath"; tool; buildDerivation && cat $out',
     });
     const drv = Object.values(JSON.parse(fs.readFileSync(drvJson, "utf8")) as Record<string, { outputs: Record<string, { path: string }> }>)[0]!;
     const sandbox = podmanSandbox();
@@ -117,7 +117,7 @@ describe.skipIf(!haveNix)("a nix-shell image of a real derivation", () => {
       const nixBigPath = fs.readFileSync(root + out["probe"], "utf8").trim();
       expect(got).toEqual([
         `out=${drv.outputs["out"]!.path}`, `dev=${drv.outputs["dev"]!.path}`, "pwd=/build", "user=nixbld:nixbld", "setup=yes",
-        "big=a big value", `bigPath=${nixBigPath}`, "tool ran",
+        "big=a big value", `bigPath=${nixBigPath}`, "tool ran", "hi",
       ]);
       // The image's environment without the rcfile: variables, working dir, user, /bin/sh.
       const plain = sandbox.run("localhost/hello-env:t1", ["/bin/sh", "-c", 'echo $out; pwd; id -un; echo $HOME $TMPDIR $NIX_BUILD_TOP $NIX_STORE; stat -c "%U %a" /build /nix/store; echo $shellHook']).trim().split("\n");
