@@ -6,9 +6,9 @@
  * fake NSS, the Nix database, owners and modes).
  */
 import os from "node:os";
-import type { JsonValue } from "./archive/py-json.js";
-import { writeImage } from "./archive/write-formats.js";
-import type { ImageLayer, ImageResult } from "./archive/write-image.js";
+import type { JsonValue } from "./image/py-json.js";
+import { writeImage } from "./write/write-image.js";
+import type { ImageLayer, ImageResult } from "./image/image-spec.js";
 import { checkPresent } from "./closure/check-present.js";
 import { closureOf } from "./closure/closure-of.js";
 import { readHostClosure } from "./closure/host-store.js";

@@ -9,7 +9,7 @@ import { HELP, VERSION } from "./cli/help.js";
 import { progressReporter, type ProgressMode } from "./cli/progress.js";
 import { IMAGE_FLAGS } from "./cli/build-args.js";
 import { NIX_SHELL_FLAGS } from "./nix-shell/cli-args.js";
-import type { ProgressEvent } from "./archive/write-image.js";
+import type { ProgressEvent } from "./image/image-spec.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
 
@@ -91,7 +91,7 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
     if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
     if (command === "merge") {
       if (v["output"] === undefined && process.stdout.isTTY) throw ttyError();
-      const { mergeImages } = await import("./source/merge.js");
+      const { mergeImages } = await import("./merge.js");
       const r = await mergeImages(positionals, str(v["output"]) ?? 1, { ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }), signal: controller.signal });
       if (v["quiet"] !== true) process.stderr.write(`merged ${r.images.length} images, ${r.layers} distinct layers, ${r.bytes} bytes\n`);
       return 0;
@@ -160,7 +160,7 @@ function ttyError(): StrataError {
 async function runReport(command: "plan" | "inspect", v: Values, positionals: string[]): Promise<number> {
   const json = v["json"] === true;
   if (command === "inspect") {
-    const { inspectImage, formatInspect } = await import("./source/inspect.js");
+    const { inspectImage, formatInspect } = await import("./inspect.js");
     const r = await inspectImage(single(positionals, "IMAGE", "inspect"), v["ref"] === undefined ? {} : { ref: str(v["ref"])! });
     process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
     return 0;

@@ -26,9 +26,9 @@ export type { StoreLayers } from "./plan/types.js";
 
 // Images in, images out
 export { openImage } from "./source/read-image.js";
-export { mergeImages } from "./source/merge.js";
-export { inspectImage, formatInspect, type InspectResult } from "./source/inspect.js";
-export { IMAGE_FORMATS, type ImageFormat } from "./archive/write-formats.js";
+export { mergeImages } from "./merge.js";
+export { inspectImage, formatInspect, type InspectResult } from "./inspect.js";
+export { IMAGE_FORMATS, type ImageFormat } from "./write/write-image.js";
 
 // Nix database and NAR hashes
 export { nixDbFiles, type NixDbFile } from "./nixdb/db-writer.js";
@@ -36,7 +36,7 @@ export { narHashOf, type NarInfo } from "./nixdb/nar.js";
 export { withNarHashes } from "./nixdb/fill-nar-hashes.js";
 
 export type { OutputOptions } from "./options.js";
-export type { ImageResult, ProgressEvent } from "./archive/write-image.js";
-export type { Sink, ByteOutput } from "./archive/byte-output.js";
+export type { ImageResult, ProgressEvent } from "./image/image-spec.js";
+export type { Sink, ByteOutput } from "./dest/byte-output.js";
 export type { Digest } from "./digest.js";
 export { StrataError, ERROR_CODES, type ErrorCode } from "./errors.js";

@@ -4,11 +4,11 @@
  * every message.
  */
 import fs from "node:fs";
-import type { Sink } from "./archive/byte-output.js";
-import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./archive/codecs.js";
-import type { LayerCompression } from "./archive/oci-layout.js";
-import { IMAGE_FORMATS, type ImageFormat } from "./archive/write-formats.js";
-import type { ProgressEvent } from "./archive/write-image.js";
+import type { Sink } from "./dest/byte-output.js";
+import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./write/codecs.js";
+import type { LayerCompression } from "./dest/oci-layout/oci-layout.js";
+import { IMAGE_FORMATS, type ImageFormat } from "./write/write-image.js";
+import type { ProgressEvent } from "./image/image-spec.js";
 import { StrataError } from "./errors.js";
 import { DEFAULT_WORKERS, workerCount } from "./pool/worker-count.js";
 

@@ -6,8 +6,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { writeImage } from "./archive/write-formats.js";
-import type { ImageLayer, ImageResult } from "./archive/write-image.js";
+import { writeImage } from "./write/write-image.js";
+import type { ImageLayer, ImageResult } from "./image/image-spec.js";
 import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
 import { StrataError } from "./errors.js";

@@ -15,7 +15,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { pack as tarPack, type Header as TarHeaders } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageResult } from "../src/archive/write-image.js";
+import type { ImageResult } from "../src/image/image-spec.js";
 import { buildImage, type BuildOptions } from "../src/build.js";
 import { makeFixtureStore, removeTree, type FixtureStore } from "./helpers/fixture-store.js";
 import { readTar, requireTool, validateArchive, type DockerArchive, type ImageConfigJson } from "./helpers/interop.js";

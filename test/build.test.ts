@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Sink } from "../src/archive/byte-output.js";
+import type { Sink } from "../src/dest/byte-output.js";
 import { buildImage, planImage, type BuildOptions } from "../src/build.js";
 import { sha256Hex } from "../src/digest.js";
 import { makeFixtureStore, type FixtureStore } from "./helpers/fixture-store.js";

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createHash, randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { descriptorSink } from "../src/archive/sink.js";
+import { descriptorSink } from "../src/dest/sink.js";
 import { sharedSha256, SHA256_STATE_BYTES } from "../src/digest.js";
 import { native, PIPE_BYTES, writableInPlaceAt } from "../src/native.js";
 

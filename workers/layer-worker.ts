@@ -1,10 +1,11 @@
 /**
- * piscina entry for layer tasks. Thin: the work is in src/pool/build-layer.ts. The default export
+ * piscina entry for layer tasks. Thin: the work is in src/layer/build-layer.ts. The default export
  * streams a layer through a ring (the merger); `measure` and `writeAt` are the positional mode's
  * two phases (an output file written at known offsets).
  */
-import { buildLayer, measureLayer, writeLayerAt } from "../src/pool/build-layer.js";
-import type { ChannelSpec, LayerDigest, LayerTask, WriteAtSpec } from "../src/pool/protocol.js";
+import { buildLayer, measureLayer, writeLayerAt } from "../src/layer/build-layer.js";
+import type { ChannelSpec, WriteAtSpec } from "../src/pool/protocol.js";
+import type { LayerDigest, LayerTask } from "../src/layer/layer-task.js";
 
 export default function layerTask(task: LayerTask & { readonly channel: ChannelSpec }): LayerDigest | undefined {
   return buildLayer(task, task.channel);

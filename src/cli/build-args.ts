@@ -1,6 +1,6 @@
 /** `strata build` and `strata plan` flags to BuildOptions. */
 import fs from "node:fs";
-import type { JsonValue } from "../archive/py-json.js";
+import type { JsonValue } from "../image/py-json.js";
 import type { BuildOptions } from "../build.js";
 import { int, str } from "../cli.js";
 import { StrataError } from "../errors.js";

@@ -2,7 +2,7 @@
  * Progress on stderr: a bar that redraws in place on a TTY, one plain line per layer otherwise,
  * JSON events (one object a line) with --json, nothing with --quiet. Data never goes to stderr.
  */
-import type { ProgressEvent } from "../archive/write-image.js";
+import type { ProgressEvent } from "../image/image-spec.js";
 
 export type ProgressMode = "auto" | "quiet" | "json";
 

@@ -4,7 +4,7 @@
  * uid/gid as strings (jq --arg) or numbers, and the classic confs without mtime/uid/gid/uname/gname
  * (then `created` was the mtime and owners were root).
  */
-import type { JsonValue } from "../archive/py-json.js";
+import type { JsonValue } from "../image/py-json.js";
 import { StrataError } from "../errors.js";
 import { parseImageTime, type ImageTime } from "../image-time.js";
 

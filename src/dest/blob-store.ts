@@ -6,7 +6,7 @@
  * tags at the manifest only once every blob it names is confirmed. docker-archive streams are not
  * blob stores: they need every byte, in order (`dest/docker-archive/`).
  */
-import type { ByteOutput } from "../archive/byte-output.js";
+import type { ByteOutput } from "./byte-output.js";
 import type { Digest } from "../digest.js";
 
 /** What names a blob: its digest covers exactly the bytes stored (compressed, for a compressed layer). */

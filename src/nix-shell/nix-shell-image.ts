@@ -11,7 +11,7 @@
  */
 import { buildImage, type BuildOptions } from "../build.js";
 import type { ExtraEntry } from "../layer/customisation-layer.js";
-import type { ImageResult } from "../archive/write-image.js";
+import type { ImageResult } from "../image/image-spec.js";
 import { StrataError } from "../errors.js";
 import { usage } from "../options.js";
 import { readDerivation, type Derivation } from "./derivation-json.js";

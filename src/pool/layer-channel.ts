@@ -7,7 +7,8 @@ import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import { StrataError } from "../errors.js";
 import type { ChunkTarget } from "../layer/chunked-output.js";
-import { CTL_ABORT, CTL_HASH_ASK, CTL_HASH_FROM, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerDigest, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HASH_ASK, CTL_HASH_FROM, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
+import type { LayerDigest } from "../layer/layer-task.js";
 
 /** How long one Atomics.wait lasts before the abort flag is looked at again (ms). */
 const WAIT_SLICE_MS = 100;

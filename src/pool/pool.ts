@@ -8,11 +8,12 @@ import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { poolWorker } from "./worker-file.js";
 import { SHA256_STATE_BYTES } from "../digest.js";
-import type { Codec } from "../archive/codecs.js";
-import type { CompressBlock } from "../archive/compress-stage.js";
+import type { Codec } from "../write/codecs.js";
+import type { CompressBlock } from "../write/compress-stage.js";
 import { LayerStream } from "./layer-stream.js";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
-import { ctlWords, OUT_WORDS, type ChannelSpec, type CompressTask, type LayerDigest, type LayerTask, type WriteAtSpec } from "./protocol.js";
+import { ctlWords, OUT_WORDS, type ChannelSpec, type CompressTask, type WriteAtSpec } from "./protocol.js";
+import type { LayerDigest, LayerTask } from "../layer/layer-task.js";
 
 /**
  * A small young generation for the workers. Their garbage is short-lived (walk entries, headers),

@@ -39,8 +39,7 @@
  * order with the slots.
  */
 import type { MessagePort } from "node:worker_threads";
-import type { CustomisationSpec } from "../layer/customisation-layer.js";
-import type { LayerOwnership } from "../layer/store-layer.js";
+import type { LayerDigest } from "../layer/layer-task.js";
 
 export const CTL_WRITTEN = 0;
 export const CTL_READ = 1;
@@ -79,32 +78,6 @@ export interface ChannelSpec {
   readonly output: SharedArrayBuffer;
 }
 
-/** A store layer: nixpkgs' archive_paths_to over `paths`. */
-export interface StoreLayerTask {
-  readonly kind: "store";
-  readonly paths: readonly string[];
-  readonly ownership: LayerOwnership;
-  readonly fsRoot: string;
-}
-
-/** A layer tar that exists as a file (a prebuilt customisation layer): copied byte for byte. */
-export interface FileLayerTask {
-  readonly kind: "file";
-  readonly path: string;
-  /** Expected sha256 hex (nixpkgs' `checksum` file); a mismatch fails the build. */
-  readonly expectedSha256?: string;
-}
-
-/**
- * The customisation layer strata builds itself: the symlink join of `contents` (nixpkgs'
- * symlinkJoin: real directories, a symlink into the store for every file, first path wins).
- */
-export interface CustomisationLayerTask extends CustomisationSpec {
-  readonly kind: "customisation";
-}
-
-export type LayerTask = StoreLayerTask | FileLayerTask | CustomisationLayerTask;
-
 /**
  * Where a positional layer task writes (see build-layer.ts, writeLayerAt): `size` bytes into the
  * open file `fd` (the process's descriptor, shared by every thread) from `offset` on. `abort`
@@ -117,14 +90,6 @@ export interface WriteAtSpec {
   readonly size: number;
   readonly abort: SharedArrayBuffer;
   readonly progress: SharedArrayBuffer;
-}
-
-/** The result of a layer task: the digest covers exactly the uncompressed layer tar (its diff_id). */
-export interface LayerDigest {
-  /** `sha256:<hex>` of the uncompressed layer tar. */
-  readonly diffId: string;
-  /** Size of the uncompressed layer tar in bytes. */
-  readonly size: number;
 }
 
 export type LayerMessage =

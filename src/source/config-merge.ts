@@ -9,7 +9,7 @@
  * over unless the image's config sets them (Labels merge, the image's values winning;
  * ExposedPorts and Volumes are the union).
  */
-import type { JsonValue } from "../archive/py-json.js";
+import type { JsonValue } from "../image/py-json.js";
 import { StrataError } from "../errors.js";
 import type { RuntimeConfig } from "./types.js";
 

@@ -5,8 +5,8 @@
 export { openImage, type OpenImageOptions } from "./read-image.js";
 export { openImages, selectImage, type OpenOptions, type SourceArchive } from "./open-images.js";
 export { mergeBaseConfig, type MergeConfigOptions } from "./config-merge.js";
-export { mergeImages, type MergeOptions, type MergeResult } from "./merge.js";
-export { inspectImage, formatInspect, type InspectLayer, type InspectOptions, type InspectResult } from "./inspect.js";
+export { mergeImages, type MergeOptions, type MergeResult } from "../merge.js";
+export { inspectImage, formatInspect, type InspectLayer, type InspectOptions, type InspectResult } from "../inspect.js";
 export type { ImageEntry, LayerRef } from "./image-list.js";
 export type { Compression, ImageFormat, RuntimeConfig, SourceConfig, SourceImage, SourceLayer } from "./types.js";
 export { LIMITS } from "./limits.js";

@@ -2,7 +2,7 @@
  * The nouns of image inputs: an image read from a docker-archive, an OCI layout or an
  * oci-archive, its config, and its layers as uncompressed tar files on disk.
  */
-import type { JsonValue } from "../archive/py-json.js";
+import type { JsonValue } from "../image/py-json.js";
 import type { Digest } from "../digest.js";
 
 /**

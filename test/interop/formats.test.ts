@@ -34,7 +34,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageResult } from "../../src/archive/write-image.js";
+import type { ImageResult } from "../../src/image/image-spec.js";
 import { buildImage, type BuildOptions } from "../../src/build.js";
 import { makeFixtureStore, removeTree, snapshotTree, storePathOf, type FixtureStore, type TreeEntry } from "../helpers/fixture-store.js";
 import { readTar, requireTool, validateArchive } from "../helpers/interop.js";

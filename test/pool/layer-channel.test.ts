@@ -11,7 +11,7 @@ import { LayerChannel } from "../../src/pool/layer-channel.js";
 import { LayerStream, type LayerItem } from "../../src/pool/layer-stream.js";
 import { Worker } from "node:worker_threads";
 import { ctlWords, OUT_STARVING, OUT_WORDS, type ChannelSpec } from "../../src/pool/protocol.js";
-import { drainLayer } from "../../src/archive/drain-layer.js";
+import { drainLayer } from "../../src/write/drain-layer.js";
 import { sha256Hex, sharedSha256, SHA256_STATE_BYTES } from "../../src/digest.js";
 
 const SLOT = 16;

@@ -1,5 +1,5 @@
 /**
- * The positional mode's layer task (src/pool/build-layer.ts, writeLayerAt), run in this thread:
+ * The positional mode's layer task (src/layer/build-layer.ts, writeLayerAt), run in this thread:
  * it writes exactly the measured bytes at the given offset, and refuses a layer that changed
  * since it was measured, or a cancelled build, instead of writing a corrupt file.
  */
@@ -8,8 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { measureLayer, writeLayerAt } from "../../src/pool/build-layer.js";
-import type { LayerTask, WriteAtSpec } from "../../src/pool/protocol.js";
+import { measureLayer, writeLayerAt } from "../../src/layer/build-layer.js";
+import type { WriteAtSpec } from "../../src/pool/protocol.js";
+import type { LayerTask } from "../../src/layer/layer-task.js";
 import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 
 let store: FixtureStore;

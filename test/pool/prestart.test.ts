@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discardSparePool, prestartLayerPool, sparePoolWorkers, WorkerPool } from "../../src/pool/pool.js";
-import { measureLayer } from "../../src/pool/build-layer.js";
-import type { LayerTask } from "../../src/pool/protocol.js";
+import { measureLayer } from "../../src/layer/build-layer.js";
+import type { LayerTask } from "../../src/layer/layer-task.js";
 import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 
 let store: FixtureStore;

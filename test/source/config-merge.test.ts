@@ -1,6 +1,6 @@
 /** mergeBaseConfig: nixpkgs' Env merge (spec §2.7) exactly, and --inherit-config. */
 import { describe, expect, it } from "vitest";
-import { pythonJsonDumps } from "../../src/archive/py-json.js";
+import { pythonJsonDumps } from "../../src/image/py-json.js";
 import { StrataError } from "../../src/errors.js";
 import { mergeBaseConfig } from "../../src/source/config-merge.js";
 import { failure } from "./fixtures.js";

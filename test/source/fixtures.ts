@@ -13,7 +13,7 @@ import { pack as tarPack, type Header } from "tar-stream";
 import { compress as zstdCompress } from "zstd-napi";
 import { buildImage, type BuildOptions } from "../../src/build.js";
 import { StrataError } from "../../src/errors.js";
-import type { ImageResult } from "../../src/archive/write-image.js";
+import type { ImageResult } from "../../src/image/image-spec.js";
 import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 
 export const sha256 = (b: Uint8Array | string): string => createHash("sha256").update(b).digest("hex");

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspectImage } from "../../src/source/inspect.js";
+import { inspectImage } from "../../src/inspect.js";
 import { LIMITS } from "../../src/source/limits.js";
 import { openImage } from "../../src/source/read-image.js";
 import { configFor, failure, listTree, makeLayer, makeTar, sha256, tempArea, type TarMember } from "./fixtures.js";

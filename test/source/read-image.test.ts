@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageResult } from "../../src/archive/write-image.js";
+import type { ImageResult } from "../../src/image/image-spec.js";
 import { openImage } from "../../src/source/read-image.js";
 import type { SourceImage } from "../../src/source/types.js";
 import type { FixtureStore } from "../helpers/fixture-store.js";

@@ -13,13 +13,13 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import type { Sink } from "../archive/byte-output.js";
-import { DockerArchiveWriter } from "../archive/docker-archive.js";
-import { openSink } from "../archive/open-sink.js";
-import { pythonJsonDumps, type JsonValue } from "../archive/py-json.js";
-import type { Digest } from "../digest.js";
-import { StrataError, toStrataError } from "../errors.js";
-import { openImages } from "./open-images.js";
+import type { Sink } from "./dest/byte-output.js";
+import { DockerArchiveWriter } from "./dest/outer-tar.js";
+import { openSink } from "./dest/open-sink.js";
+import { pythonJsonDumps, type JsonValue } from "./image/py-json.js";
+import type { Digest } from "./digest.js";
+import { StrataError, toStrataError } from "./errors.js";
+import { openImages } from "./source/open-images.js";
 
 export interface MergeOptions {
   /** Where inputs are extracted, one at a time. Default: the OS temp dir. */

@@ -6,8 +6,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ByteOutput } from "./byte-output.js";
-import { DockerArchiveWriter } from "./docker-archive.js";
+import type { ByteOutput } from "../byte-output.js";
+import { DockerArchiveWriter } from "../outer-tar.js";
 import type { OciResult } from "./oci-layout.js";
 
 export async function tarLayout(dir: string, out: ByteOutput, mtime: number, docker: OciResult | undefined): Promise<void> {

@@ -10,18 +10,18 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { asDigest, sha256, sha256Hex, type Digest } from "../digest.js";
-import { StrataError, toStrataError } from "../errors.js";
-import { CHUNK_SIZE } from "../layer/chunked-output.js";
-import { WorkerPool } from "../pool/pool.js";
-import type { LayerDigest } from "../pool/protocol.js";
-import type { ByteOutput, Sink } from "./byte-output.js";
-import type { Codec } from "./codecs.js";
-import { CompressBlocks, CompressStage } from "./compress-stage.js";
-import { drainLayer, type LayerOutput } from "./drain-layer.js";
-import { imageConfigBytes } from "./image-config.js";
-import { fileSink } from "./sink.js";
-import type { ImageSpec, ProgressEvent } from "./write-image.js";
+import { asDigest, sha256, sha256Hex, type Digest } from "../../digest.js";
+import { StrataError, toStrataError } from "../../errors.js";
+import { CHUNK_SIZE } from "../../layer/chunked-output.js";
+import { WorkerPool } from "../../pool/pool.js";
+import type { LayerDigest } from "../../layer/layer-task.js";
+import type { ByteOutput, Sink } from "../byte-output.js";
+import type { Codec } from "../../write/codecs.js";
+import { CompressBlocks, CompressStage } from "../../write/compress-stage.js";
+import { drainLayer, type LayerOutput } from "../../write/drain-layer.js";
+import { imageConfigBytes } from "../../image/image-config.js";
+import { fileSink } from "../sink.js";
+import type { ImageSpec, ProgressEvent } from "../../image/image-spec.js";
 
 export type LayerCompression = Codec | "none";
 

@@ -17,8 +17,8 @@ import path from "node:path";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer, WorkerPool } from "../pool/pool.js";
-import type { LayerDigest, LayerTask } from "../pool/protocol.js";
-import type { DockerArchiveWriter } from "./docker-archive.js";
+import type { LayerDigest, LayerTask } from "../layer/layer-task.js";
+import type { DockerArchiveWriter } from "../dest/outer-tar.js";
 import { drainLayer } from "./drain-layer.js";
 
 export interface MergeOptions {

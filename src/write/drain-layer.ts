@@ -7,7 +7,7 @@ import fs from "node:fs";
 import { asDigest, sha256, sharedSha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer } from "../pool/pool.js";
-import type { LayerDigest } from "../pool/protocol.js";
+import type { LayerDigest } from "../layer/layer-task.js";
 
 /** Where a layer's bytes go: `begin` with the exact size, the bytes, then `end`. */
 export interface LayerOutput {

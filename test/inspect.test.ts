@@ -6,12 +6,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageResult } from "../../src/archive/write-image.js";
-import { formatInspect, humanSize, inspectImage, type InspectResult } from "../../src/source/inspect.js";
-import { storePathOf } from "../../src/source/layer-scan.js";
-import type { FixtureStore } from "../helpers/fixture-store.js";
-import { readTar, requireTool } from "../helpers/interop.js";
-import { buildTestImage, configFor, failure, makeDockerArchive, makeLayer, makeSourceStore, makeTar, run, sha256, tempArea } from "./fixtures.js";
+import type { ImageResult } from "../src/image/image-spec.js";
+import { formatInspect, humanSize, inspectImage, type InspectResult } from "../src/inspect.js";
+import { storePathOf } from "../src/source/layer-scan.js";
+import type { FixtureStore } from "./helpers/fixture-store.js";
+import { readTar, requireTool } from "./helpers/interop.js";
+import { buildTestImage, configFor, failure, makeDockerArchive, makeLayer, makeSourceStore, makeTar, run, sha256, tempArea } from "./source/fixtures.js";
 
 const haveSkopeo = requireTool("skopeo");
 

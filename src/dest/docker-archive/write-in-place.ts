@@ -11,14 +11,15 @@
  * A stream (stdout, a pipe) cannot be written out of order: it keeps the streaming writer.
  */
 import fs from "node:fs";
-import type { Digest } from "../digest.js";
-import { toStrataError } from "../errors.js";
-import { padded } from "../layer/tar-header.js";
-import { WorkerPool } from "../pool/pool.js";
-import type { LayerDigest } from "../pool/protocol.js";
-import type { ByteOutput, Sink } from "./byte-output.js";
-import { DockerArchiveWriter, layerMemberName, memberHeader } from "./docker-archive.js";
-import { finishArchive, type ImageResult, type ImageSpec, type WriteOptions } from "./write-image.js";
+import type { Digest } from "../../digest.js";
+import { toStrataError } from "../../errors.js";
+import { padded } from "../../layer/tar-header.js";
+import { WorkerPool } from "../../pool/pool.js";
+import type { LayerDigest } from "../../layer/layer-task.js";
+import type { ByteOutput, Sink } from "../byte-output.js";
+import { DockerArchiveWriter, layerMemberName, memberHeader } from "../outer-tar.js";
+import { finishArchive } from "./write-stream.js";
+import type { ImageResult, ImageSpec, WriteOptions } from "../../image/image-spec.js";
 
 export type RandomAccessSink = Sink & { readonly randomAccess: NonNullable<Sink["randomAccess"]> };
 

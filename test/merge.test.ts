@@ -8,12 +8,12 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageResult } from "../../src/archive/write-image.js";
-import { storePathOf } from "../../src/source/layer-scan.js";
-import { mergeImages, type MergeResult } from "../../src/source/merge.js";
-import { removeTree, type FixtureStore } from "../helpers/fixture-store.js";
-import { readDockerArchive, readTar, requireTool } from "../helpers/interop.js";
-import { buildTestImage, configFor, failure, makeDockerArchive, makeLayer, makeSourceStore, run, sha256, tempArea } from "./fixtures.js";
+import type { ImageResult } from "../src/image/image-spec.js";
+import { storePathOf } from "../src/source/layer-scan.js";
+import { mergeImages, type MergeResult } from "../src/merge.js";
+import { removeTree, type FixtureStore } from "./helpers/fixture-store.js";
+import { readDockerArchive, readTar, requireTool } from "./helpers/interop.js";
+import { buildTestImage, configFor, failure, makeDockerArchive, makeLayer, makeSourceStore, run, sha256, tempArea } from "./source/fixtures.js";
 
 const haveSkopeo = requireTool("skopeo");
 const havePodman = requireTool("podman");

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pythonJsonString, pythonReprList, pythonReprString } from "../../src/archive/py-json.js";
+import { pythonJsonString, pythonReprList, pythonReprString } from "../../src/image/py-json.js";
 
 /** Python's json.dumps(s) and repr(s) for each string (sent and received as ASCII JSON). */
 function python(strings: string[]): { json: string; repr: string }[] {

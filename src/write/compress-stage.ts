@@ -13,7 +13,7 @@
  */
 import type { Codec } from "./codecs.js";
 import { COMPRESS_BLOCK, compressedBound } from "./codecs.js";
-import type { ByteOutput } from "./byte-output.js";
+import type { ByteOutput } from "../dest/byte-output.js";
 
 /** One reusable pair: the worker reads `input[0, length)` and writes the result to `output`. */
 export interface CompressBlock {

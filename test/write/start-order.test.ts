@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { layersToStart, startOrder } from "../../src/archive/merger.js";
+import { layersToStart, startOrder } from "../../src/write/merger.js";
 
 const MiB = 1 << 20;
 const RING = 8 * MiB;

@@ -7,16 +7,16 @@
  * against its config and descriptor, as openImage does.
  */
 import fs from "node:fs";
-import type { JsonValue } from "../archive/py-json.js";
-import type { Digest } from "../digest.js";
-import { StrataError, toStrataError } from "../errors.js";
-import { fileChunks } from "./byte-stream.js";
-import { archiveFiles, directoryFiles, type ImageFiles } from "./image-files.js";
-import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./image-list.js";
-import { scanLayer, type LayerScan } from "./layer-scan.js";
-import { selectImage } from "./open-images.js";
-import { readArchive } from "./read-archive.js";
-import type { Compression, ImageFormat } from "./types.js";
+import type { JsonValue } from "./image/py-json.js";
+import type { Digest } from "./digest.js";
+import { StrataError, toStrataError } from "./errors.js";
+import { fileChunks } from "./source/byte-stream.js";
+import { archiveFiles, directoryFiles, type ImageFiles } from "./source/image-files.js";
+import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./source/image-list.js";
+import { scanLayer, type LayerScan } from "./source/layer-scan.js";
+import { selectImage } from "./source/open-images.js";
+import { readArchive } from "./source/read-archive.js";
+import type { Compression, ImageFormat } from "./source/types.js";
 
 export interface InspectLayer {
   /** 0-based, bottom first. */

@@ -14,12 +14,13 @@
 import fs from "node:fs";
 import { asDigest, sha256, sharedSha256, type Sha256 } from "../digest.js";
 import { StrataError, toStrataError } from "../errors.js";
-import { CHUNK_SIZE, ChunkedOutput, type ChunkTarget } from "../layer/chunked-output.js";
-import { planStoreLayer, type LayerContents } from "../layer/store-layer.js";
-import { planCustomisationLayer } from "../layer/customisation-layer.js";
-import { writeLayer } from "../layer/write-layer.js";
-import { LayerChannel } from "./layer-channel.js";
-import type { ChannelSpec, LayerDigest, LayerTask, WriteAtSpec } from "./protocol.js";
+import { CHUNK_SIZE, ChunkedOutput, type ChunkTarget } from "./chunked-output.js";
+import { planStoreLayer, type LayerContents } from "./store-layer.js";
+import { planCustomisationLayer } from "./customisation-layer.js";
+import { writeLayer } from "./write-layer.js";
+import { LayerChannel } from "../pool/layer-channel.js";
+import type { ChannelSpec, WriteAtSpec } from "../pool/protocol.js";
+import type { LayerDigest, LayerTask } from "./layer-task.js";
 
 /**
  * Layers at least this large that start as the head are hashed by the main thread, when the

@@ -11,15 +11,16 @@
 import fs from "node:fs";
 import { toStrataError } from "../errors.js";
 import type { ResolvedOutputOptions } from "../options.js";
-import type { Sink } from "./byte-output.js";
+import type { Sink } from "../dest/byte-output.js";
 import { CompressStage } from "./compress-stage.js";
-import { tarLayout } from "./layout-archive.js";
-import { writeOciLayout, type LayerCompression } from "./oci-layout.js";
-import { openSink } from "./open-sink.js";
+import { tarLayout } from "../dest/oci-layout/layout-archive.js";
+import { writeOciLayout, type LayerCompression } from "../dest/oci-layout/oci-layout.js";
+import { openSink } from "../dest/open-sink.js";
 import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
-import { writeDockerArchive, type ImageResult, type ImageSpec } from "./write-image.js";
-import { writePositionalDockerArchive, type RandomAccessSink } from "./write-positional.js";
+import { writeDockerArchive } from "../dest/docker-archive/write-stream.js";
+import type { ImageResult, ImageSpec } from "../image/image-spec.js";
+import { writePositionalDockerArchive, type RandomAccessSink } from "../dest/docker-archive/write-in-place.js";
 
 export type ImageFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
 export const IMAGE_FORMATS: readonly ImageFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
