@@ -76,6 +76,10 @@ export interface BuildOptions extends OutputOptions {
   readonly chmod?: readonly { readonly path: string; readonly mode: number }[];
   /** root and nobody in /etc/passwd and /etc/group, /etc/nsswitch.conf, /var/empty (nixpkgs' fakeNss). */
   readonly fakeNss?: boolean;
+  /** Entries added to the customisation layer after the options above and before `add` (library use: nix-shell images). */
+  readonly extras?: readonly ExtraEntry[];
+  /** The store paths the config stands for, instead of those found in its strings (e.g. without a derivation's own outputs). */
+  readonly configPaths?: readonly string[];
 }
 
 /** Everything decided before any file content is read. */
@@ -130,7 +134,7 @@ export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): Ima
   const graph = readBuildGraph(options);
   const contents = [...(options.contents ?? options.fromStore ?? [])];
   const config = sortKeys(options.config ?? {}) as { [key: string]: JsonValue };
-  const configPaths = storePathsIn(config, graph);
+  const configPaths = options.configPaths === undefined ? storePathsIn(config, graph) : [...new Set(options.configPaths)].sort();
   const includeStore = options.includeStorePaths ?? true;
   const closure = closureOf(graph, includeStore ? [...contents, ...configPaths] : []);
   const maxLayers = options.maxLayers ?? BUILD_DEFAULTS.maxLayers;
@@ -228,13 +232,14 @@ async function customisationExtras(options: BuildOptions, plan: ImagePlan, fsRoo
     const { withNarHashes } = await import("./nixdb/fill-nar-hashes.js");
     await withNarHashes(plan.graph, { fsRoot, workers, verify: true });
   }
+  extras.push(...(options.extras ?? []));
   for (const a of options.add ?? []) extras.push({ type: "copy", path: a.dest, source: a.source });
   return extras;
 }
 
 /** The parts of the options that change the customisation layer, for the default tag. */
 function extrasKey(o: BuildOptions): unknown {
-  return { add: o.add, chown: o.chown, chmod: o.chmod, fakeNss: o.fakeNss, nixDb: o.nixDb, includeStorePaths: o.includeStorePaths };
+  return { add: o.add, chown: o.chown, chmod: o.chmod, fakeNss: o.fakeNss, nixDb: o.nixDb, includeStorePaths: o.includeStorePaths, extras: o.extras?.map((e) => (e.type === "file" ? { ...e, content: Buffer.from(e.content).toString("base64") } : e)) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { StrataError, toStrataError } from "./errors.js";
 import { HELP, VERSION } from "./cli/help.js";
 import { progressReporter, type ProgressMode } from "./cli/progress.js";
 import { IMAGE_FLAGS } from "./cli/build-args.js";
+import { NIX_SHELL_FLAGS } from "./nix-shell/cli-args.js";
 import type { ProgressEvent } from "./image/image-spec.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
@@ -40,6 +41,7 @@ export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> =
   cache: { "cache-dir": { type: "string" }, "older-than": { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   export: { output: COMMON["output"]!, ref: { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   index: { output: COMMON["output"]!, "manifest-format": { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  "nix-shell-image": { ...COMMON, ...NIX_SHELL_FLAGS },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -110,6 +112,10 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       const { streamImage } = await import("./stream.js");
       const tag = str(v["repo-tag"]) ?? str(v["repo_tag"]);
       await streamImage(conf, { ...common, ...(tag === undefined ? {} : { repoTag: tag }), ...storeRoot(v) });
+    } else if (command === "nix-shell-image") {
+      const drv = single(positionals, "DRV.json", "nix-shell-image");
+      const [{ nixShellOptionsFromArgs }, { buildNixShellImage }] = await Promise.all([import("./nix-shell/cli-args.js"), import("./nix-shell/nix-shell-image.js")]);
+      await buildNixShellImage({ ...common, ...nixShellOptionsFromArgs(drv, v) });
     } else if (command === "build") {
       noPositionals(positionals, "build");
       const [{ buildOptionsFromArgs }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);

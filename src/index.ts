@@ -5,6 +5,8 @@
  */
 export { buildImage, planImage, BUILD_DEFAULTS, type BuildOptions, type ImagePlan } from "./build.js";
 export { streamImage, type StreamOptions } from "./stream.js";
+export { buildNixShellImage, nixShellBuildOptions, type NixShellImageOptions } from "./nix-shell/nix-shell-image.js";
+export { readDerivation, type Derivation } from "./nix-shell/derivation-json.js";
 
 // Closures
 export { readClosure, type ReadClosureOptions } from "./closure/read-closure.js";

@@ -92,6 +92,8 @@ Usage:
   strata inspect IMAGE                              layers, digests and store paths of an image
   strata export IMAGE [-o FILE]                     the image's flattened filesystem as one tar
   strata index -o DEST IMAGE...                     a multi-platform image (OCI index) of images
+  strata nix-shell-image DRV.json --shell PATH (--graph GRAPH.json | --from-store)
+                                                    an image that opens a derivation's build shell
   strata demo [-o FILE]                             build an image from a small generated closure
   strata cache [show|prune|clear]                   the local layer cache: show it, prune it
   strata --version
@@ -209,6 +211,37 @@ by digest. Two images of the same platform are refused.
   --debug                print stack traces with errors
   -h, --help             this help
 `,
+  "nix-shell-image": `Usage: strata nix-shell-image DRV.json --shell PATH (--graph GRAPH.json | --from-store) [options]
+
+An image that drops the user into the build environment of a derivation, as nixpkgs'
+dockerTools.streamNixShellImage makes one: the derivation's variables (passAsFile ones as files
+in /build), nix-shell's rcfile (sources $stdenv/setup, runs shellHook), /build as the working
+directory, HOME and the temp dirs, the build user nixbld in /etc/passwd and /etc/group, the
+shell as /bin/sh and Cmd, buildDerivation on PATH (runs the builder). The store layers hold the
+closure of the derivation's inputs and the shell. DRV.json: \`nix derivation show DRV\` (nix
+2.8: \`nix show-derivation DRV\`), any format version.
+
+  --shell PATH           the shell, a file in the store (nixpkgs: bashInteractive's bin/bash)
+  --graph FILE           references graph holding the closure of the inputs, as
+                         \`nix path-info --json --recursive\` prints it for them
+  --from-store           read the inputs' closure from this machine's Nix database instead
+                         (under --store-root if given); the inputs must be built
+  --drv PATH             which derivation of a file holding several (nix derivation show -r);
+                         default: the one no other depends on
+  --uid N, --gid N       the build user (default: 1000, 1000)
+  --home DIR             the build user's home (default: /build)
+  --command CMDS         run CMDS in the shell after shellHook, then exit
+  --run CMDS             like --command, non-interactively (the rcfile runs as a script)
+  --ca-bundle PATH       CA bundle file in the store for SSL_CERT_FILE and NIX_SSL_CERT_FILE
+  --usr-bin-env PATH     env program in the store for /usr/bin/env
+  --name NAME            repository name (default: the derivation's name + "-env")
+  --tag TAG              tag (default: a hash of everything that decides the image)
+  --max-layers N         layer budget (default: 100)
+  --architecture ARCH    config architecture (default: amd64)
+  --created TIME         image creation time (default: 1970-01-01T00:00:01Z)
+  --mtime TIME           mtime of every file in the layers (default: 1970-01-01T00:00:01Z)
+  --nix-db               a Nix database of the inputs' closure, for nix inside the image
+${OUTPUT}`,
   demo: `Usage: strata demo [options]
 
 Generates a small closure in a temp dir, builds an image from it with strata build, and prints
