@@ -47,6 +47,22 @@ export interface OutputOptions {
   readonly verify?: boolean;
   /** Manifests and media types for OCI layouts and registries: "oci" (default) or "docker" (v2 schema 2, gzip layers). */
   readonly manifestFormat?: "oci" | "docker";
+  /** How to reach registries (`docker://` outputs and base images). */
+  readonly registry?: RegistryOptions;
+}
+
+/** Registry access, as skopeo and podman spell it (docs/registry.md). */
+export interface RegistryOptions {
+  /** `--authfile`; default: $REGISTRY_AUTH_FILE, then podman's and Docker's usual files. */
+  readonly authfile?: string;
+  /** `--creds USER:PASS`. */
+  readonly creds?: string;
+  /** `--cert-dir DIR`: CA certificates (`*.crt`) and client pairs (`*.cert`/`*.key`). */
+  readonly certDir?: string;
+  /** `--tls-verify=false`: plain HTTP, or a certificate nobody vouches for. Default true. */
+  readonly tlsVerify?: boolean;
+  /** Blobs uploaded at once (`--jobs`). Default 8. */
+  readonly jobs?: number;
 }
 
 export interface ResolvedOutputOptions {
@@ -63,6 +79,7 @@ export interface ResolvedOutputOptions {
   readonly cache: string | false | undefined;
   readonly verify: boolean;
   readonly manifestFormat: "oci" | "docker";
+  readonly registry: RegistryOptions;
 }
 
 export const OUTPUT_DEFAULTS = {
@@ -119,6 +136,7 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
     cache: o.cache,
     verify: o.verify ?? false,
     manifestFormat,
+    registry: o.registry ?? {},
   };
 }
 

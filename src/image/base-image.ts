@@ -28,6 +28,7 @@ export function baseImageLayers(base: SourceImage | undefined): ImageLayer[] {
       compression: l.blob.compression,
       original: true,
       ...(l.blob.file === undefined ? {} : { file: l.blob.file }),
+      ...(l.blob.origin === undefined ? {} : { origin: l.blob.origin }),
     }];
     const sha = l.diffId.slice("sha256:".length);
     return {

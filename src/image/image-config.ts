@@ -4,6 +4,7 @@
  * per layer with the Python repr of its store paths as comment.
  */
 import type { Digest } from "../digest.js";
+import { StrataError } from "../errors.js";
 import { pythonJsonDumps, pythonReprList, type JsonValue } from "./py-json.js";
 
 export interface ImageConfigInput {
@@ -32,4 +33,20 @@ export function imageConfigBytes(input: ImageConfigInput): Buffer {
 /** docker-archive manifest.json: one image, its config member, tags and layer members. */
 export function manifestBytes(configName: string, repoTags: readonly string[], layerNames: readonly string[]): Buffer {
   return Buffer.from(pythonJsonDumps([{ Config: configName, RepoTags: repoTags, Layers: layerNames }]), "utf8");
+}
+
+/**
+ * The config bytes of an image being written: the spec's own (an image copied as it is), checked
+ * against the layers' diff_ids, or made as nixpkgs makes them.
+ */
+export function specConfigBytes(spec: { readonly created: string; readonly architecture: string; readonly config: { readonly [key: string]: JsonValue }; readonly configBytes?: Uint8Array | undefined; readonly layers: readonly { readonly paths: readonly string[] }[] }, diffIds: readonly Digest[]): Uint8Array {
+  if (spec.configBytes !== undefined) {
+    const config = JSON.parse(Buffer.from(spec.configBytes).toString("utf8")) as { rootfs?: { diff_ids?: unknown } };
+    const ids = config.rootfs?.diff_ids;
+    if (!Array.isArray(ids) || ids.length !== diffIds.length || ids.some((d, i) => d !== diffIds[i])) {
+      throw new StrataError("E_CHECKSUM", "the image config's rootfs.diff_ids do not match its layers", "the image is corrupt or was edited; copy it again");
+    }
+    return spec.configBytes;
+  }
+  return imageConfigBytes({ created: spec.created, architecture: spec.architecture, config: spec.config, layers: spec.layers.map((l, i) => ({ diffId: diffIds[i]!, paths: l.paths })) });
 }

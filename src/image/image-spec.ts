@@ -57,6 +57,11 @@ export interface ImageSpec {
   readonly repoTags: readonly string[];
   /** mtime of the outer archive's members. */
   readonly mtime: number;
+  /**
+   * An existing image's config, kept byte for byte (`push`, `pull`: copying an image must not
+   * change its ID); its rootfs.diff_ids must be the layers'. Default: made from the fields above.
+   */
+  readonly configBytes?: Uint8Array | undefined;
 }
 
 export type ProgressEvent =

@@ -3,6 +3,7 @@
  * oci-archive, its config, and its layers as uncompressed tar files on disk.
  */
 import type { JsonValue } from "../image/py-json.js";
+import type { BlobOrigin } from "../dest/blob-store.js";
 import type { Digest } from "../digest.js";
 
 /**
@@ -46,7 +47,7 @@ export interface SourceLayer {
    * that compression reuses it as it is (copied from `file`, or mounted in a registry) instead of
    * compressing the layer again under another digest.
    */
-  readonly blob?: { readonly digest: Digest; readonly size: number; readonly compression: Compression; readonly file?: string };
+  readonly blob?: { readonly digest: Digest; readonly size: number; readonly compression: Compression; readonly file?: string; readonly origin?: BlobOrigin };
 }
 
 /** A base image, read and verified, its layers extracted under a private temp dir. */

@@ -19,7 +19,7 @@ import { asDigest, sha256, type Digest } from "../digest.js";
 import { StrataError } from "../errors.js";
 import type { BlobStore, BlobUpload, Descriptor } from "../dest/blob-store.js";
 import type { ByteOutput } from "../dest/byte-output.js";
-import { imageConfigBytes } from "../image/image-config.js";
+import { specConfigBytes } from "../image/image-config.js";
 import type { ImageLayer, ImageResult, ImageSpec, KnownBlob } from "../image/image-spec.js";
 import { layerMediaType, MEDIA_TYPES, type LayerCompression, type ManifestFormat } from "../image/media-types.js";
 import { CHUNK_SIZE } from "../layer/chunked-output.js";
@@ -134,12 +134,7 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
     }
 
     // 3. The config, then the manifest: every blob it names is in every store by now.
-    const configBytes = imageConfigBytes({
-      created: spec.created,
-      architecture: spec.architecture,
-      config: spec.config,
-      layers: results.map((l, i) => ({ diffId: l.diffId, paths: spec.layers[i]!.paths })),
-    });
+    const configBytes = specConfigBytes(spec, results.map((l) => l.diffId));
     const configType = format === "docker" ? MEDIA_TYPES.docker.config : MEDIA_TYPES.config;
     const configs = await Promise.all(targets.map((t) => t.store.putBlob(configBytes, configType)));
     const config = configs[0]!;

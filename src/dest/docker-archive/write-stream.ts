@@ -13,7 +13,7 @@ import type { ImageResult, ImageSpec, WriteOptions } from "../../image/image-spe
 import type { ByteOutput, Sink } from "../byte-output.js";
 import { CompressStage } from "../../write/compress-stage.js";
 import { DockerArchiveWriter, layerMemberName } from "../outer-tar.js";
-import { imageConfigBytes, manifestBytes } from "../../image/image-config.js";
+import { manifestBytes, specConfigBytes } from "../../image/image-config.js";
 import { mergeLayers } from "../../write/merger.js";
 import { makeTempDir } from "../../temp-dir.js";
 
@@ -69,12 +69,7 @@ async function removeTemp(dir: string | undefined): Promise<void> {
  * returned), manifest.json, and the end blocks.
  */
 export async function finishArchive(archive: DockerArchiveWriter, spec: ImageSpec, digests: readonly LayerDigest[]): Promise<Digest> {
-  const config = imageConfigBytes({
-    created: spec.created,
-    architecture: spec.architecture,
-    config: spec.config,
-    layers: spec.layers.map((l, i) => ({ diffId: digests[i]!.diffId as Digest, paths: l.paths })),
-  });
+  const config = specConfigBytes(spec, digests.map((d) => d.diffId as Digest));
   const configHex = sha256Hex(config);
   const configName = `${configHex}.json`;
   await archive.member(configName, config);
