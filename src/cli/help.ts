@@ -84,8 +84,8 @@ Customisation layer (instead of extraCommands/fakeRootCommands):
                          /var/empty (nixpkgs' fakeNss)
   --nix-db               a Nix database of the contents' closure, registration times reset to
                          --mtime, gcroots for the contents (nixpkgs' includeNixDB)
-  --verify-nar           compute every NAR hash from the files and check it against the
-                         graph's (nixpkgs trusts the graph); with --nix-db, the hashes it writes
+  --verify-nar           compute every NAR hash from the files and check it against the one
+                         the graph gives (nixpkgs trusts the graph's hashes)
 `;
 
 export const HELP = {
@@ -123,7 +123,8 @@ Builds a layered image from a closure, as nixpkgs' buildLayeredImage does: the s
 closure of --contents (and of store paths named in --config) go into store layers, grouped under
 the layer budget (auto-layer by default, as nixpkgs now); a base image's layers go first; a
 customisation layer holds the symlink join of --contents and the extras below.
-${IMAGE}${OUTPUT}`,
+${IMAGE}
+${OUTPUT}`,
   plan: `Usage: strata plan (--graph GRAPH.json | --from-store PATH...) [--contents PATH...] [options]
        strata plan --compare A.json B.json (--graph GRAPH.json | --from-store PATH...)
 
