@@ -45,6 +45,8 @@ export interface InspectResult {
   readonly compression: Compression;
   /** How many images the input holds; the one described is the first, or the one `ref` names. */
   readonly images: number;
+  /** Which of them is described: 0-based. */
+  readonly imageIndex: number;
   readonly repoTags: readonly string[];
   /** OCI: the index entry's org.opencontainers.image.ref.name. */
   readonly refName?: string;
@@ -97,6 +99,7 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
       format,
       compression,
       images: images.length,
+      imageIndex: images.indexOf(image),
       repoTags: image.repoTags,
       ...(image.refName === undefined ? {} : { refName: image.refName }),
       imageId: image.imageId,
@@ -152,7 +155,7 @@ export function formatInspect(r: InspectResult): string {
   const lines: string[] = [];
   const kv = (k: string, v: string): void => void lines.push(`${k.padEnd(11)}${v}`);
   kv("image", `${r.imageId}`);
-  kv("format", `${r.format}${r.compression === "none" ? "" : ` (${r.compression})`}${r.images > 1 ? `, image 1 of ${r.images}` : ""}`);
+  kv("format", `${r.format}${r.compression === "none" ? "" : ` (${r.compression})`}${r.images > 1 ? `, image ${r.imageIndex + 1} of ${r.images}` : ""}`);
   kv("tags", r.repoTags.length === 0 ? "(none)" : r.repoTags.join(", "));
   if (r.refName !== undefined) kv("ref", r.refName);
   kv("platform", `${r.config.os ?? "?"}/${r.config.architecture ?? "?"}`);

@@ -4,6 +4,7 @@
  * every message.
  */
 import fs from "node:fs";
+import tty from "node:tty";
 import type { Sink } from "./dest/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./write/codecs.js";
 import type { LayerCompression } from "./image/media-types.js";
@@ -128,8 +129,13 @@ export function resolveOutputOptions(options: OutputOptions): ResolvedOutputOpti
     // Checked here, whether or not this build ends up spooling: a wrong path is wrong either way.
     throw usage(`tmp-dir ${o.tmpDir} is not an existing directory`, "give a directory that exists, e.g. --tmp-dir /var/tmp");
   }
+  const output = o.output ?? OUTPUT_DEFAULTS.output;
+  // 25 MB of tar on a screen is never what was meant; the CLI refuses the same way.
+  if (typeof output === "number" && tty.isatty(output)) {
+    throw usage(`output is a terminal (file descriptor ${output}): an image archive would be written to it`, "give output a file path, or redirect or pipe the output (e.g. | podman load)");
+  }
   return {
-    output: (o.output ?? OUTPUT_DEFAULTS.output) as string | number | Sink,
+    output: output as string | number | Sink,
     stores,
     format,
     layerCompress,
