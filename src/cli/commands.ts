@@ -73,7 +73,8 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandSpec>> = {
   merge: { flags: { output: OUTPUT_FLAGS.output, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
   inspect: { flags: { ref: text, json: bool, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
   demo: { flags: { ...OUTPUT_FLAGS }, positionals: none },
-  cache: { flags: { "cache-dir": text, "older-than": num, json: bool, ...help }, positionals: { name: "show|prune|clear", min: 0, max: 1 } },
+  // Positionals: the action (checked by the cache command, which names them).
+  cache: { flags: { "cache-dir": text, "older-than": text, json: bool, ...help }, positionals: { name: "action", min: 0, max: Infinity } },
   export: { flags: { output: OUTPUT_FLAGS.output, ref: text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
   index: { flags: { output: OUTPUT_FLAGS.output, "manifest-format": text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
   "nix-shell-image": { flags: { ...OUTPUT_FLAGS, ...NIX_SHELL_FLAGS }, positionals: { name: "DRV.json", min: 1, max: 1 } },

@@ -75,10 +75,9 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
     blocks = compression === "none" ? undefined : new CompressBlocks(compression, lanes + 2 * opts.workers);
     run.signal.addEventListener("abort", () => blocks?.fail(run.signal.reason), { once: true });
     const results: LayerResult[] = new Array(spec.layers.length);
-    let reported = 0;
     const report = (i: number, r: LayerResult): void => {
       results[i] = r;
-      run.emit({ type: "layer", index: reported++, layers: spec.layers.length, diffId: r.diffId, size: r.size, blob: r.blob, outcome: r.outcome });
+      run.emit({ type: "layer", index: i, layers: spec.layers.length, diffId: r.diffId, size: r.size, blob: r.blob, outcome: r.outcome });
     };
 
     // 1. What the stores already hold: a layer every store has (or mounts) needs no work at all.

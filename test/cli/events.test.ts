@@ -78,7 +78,7 @@ const build = (): string[] => ["build", "--graph", store.graphFile, "--contents"
 
 describe("--json events (docs/events.md)", () => {
   it("documents every event type of ProgressEvent", () => {
-    const source = fs.readFileSync(path.join(ROOT, "src/archive/write-image.ts"), "utf8");
+    const source = fs.readFileSync(path.join(ROOT, "src/image/image-spec.ts"), "utf8");
     const union = source.slice(source.indexOf("export type ProgressEvent"), source.indexOf("export interface WriteOptions"));
     const types = [...union.matchAll(/readonly type: "(\w+)"/g)].map((m) => m[1]).sort();
     expect(types.length).toBeGreaterThanOrEqual(7);
