@@ -11,6 +11,7 @@ import { IMAGE_FLAGS } from "./cli/build-args.js";
 import type { ProgressEvent } from "./archive/write-image.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
+import { removeRegisteredNow } from "./exit-cleanup.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -42,14 +43,15 @@ export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> =
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   let debug = argv.includes("--debug");
+  // Write errors on stdout reach the callers of writeReport(); without a listener, the 'error'
+  // event that follows them would crash with a stack trace.
+  if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => undefined);
   try {
     if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-      process.stdout.write(HELP.main);
-      return command === undefined ? 2 : 0;
+      return (await writeReport(HELP.main)) ? (command === undefined ? 2 : 0) : READER_GONE;
     }
     if (command === "--version" || command === "-V") {
-      process.stdout.write(`strata ${VERSION}\n`);
-      return 0;
+      return (await writeReport(`strata ${VERSION}\n`)) ? 0 : READER_GONE;
     }
     const spec = COMMANDS[command];
     if (spec === undefined) {
@@ -63,10 +65,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const v = parsed.values;
     debug = v["debug"] === true;
-    if (v["help"] === true) {
-      process.stdout.write(HELP[command as keyof typeof HELP]);
-      return 0;
-    }
+    if (v["help"] === true) return (await writeReport(HELP[command as keyof typeof HELP])) ? 0 : READER_GONE;
     return await run(command, v, parsed.positionals);
   } catch (err) {
     return report(err, debug);
@@ -79,14 +78,19 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
   const progress = progressReporter(mode);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143); // second Ctrl-C: leave now
+    if (controller.signal.aborted) {
+      // Second Ctrl-C (or `timeout`, which signals the child and then its whole process group):
+      // leave now, without waiting for the build to unwind, but remove what it had begun.
+      removeRegisteredNow();
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
     controller.abort(new StrataError("E_ABORTED", `interrupted by ${signal}`, "nothing to do"));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let pool: typeof import("./pool/pool.js") | undefined;
   try {
-    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
+    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals, controller.signal);
     if (command === "merge") {
       if (v["output"] === undefined && process.stdout.isTTY) throw ttyError();
       const { mergeImages } = await import("./source/merge.js");
@@ -151,24 +155,44 @@ function ttyError(): StrataError {
 }
 
 /** plan and inspect: reports on stdout, no image written. */
-async function runReport(command: "plan" | "inspect", v: Values, positionals: string[]): Promise<number> {
+async function runReport(command: "plan" | "inspect", v: Values, positionals: string[], signal: AbortSignal): Promise<number> {
   const json = v["json"] === true;
+  let text: string;
   if (command === "inspect") {
     const { inspectImage, formatInspect } = await import("./source/inspect.js");
-    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), v["ref"] === undefined ? {} : { ref: str(v["ref"])! });
-    process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
-    return 0;
+    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), signal });
+    text = json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r);
+  } else {
+    const [{ buildOptionsFromArgs }, { runPlan, runCompare }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
+    const root = str(v["store-root"]);
+    if (v["compare"] === true) {
+      const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
+      text = runCompare(positionals, closure, json);
+    } else {
+      noPositionals(positionals, "plan");
+      const options = { ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }), signal };
+      text = await runPlan(options, json, (m) => process.stderr.write(`strata: warning: ${m}\n`));
+    }
   }
-  const [{ buildOptionsFromArgs }, { runPlan, runCompare }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
-  const root = str(v["store-root"]);
-  if (v["compare"] === true) {
-    const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
-    runCompare(positionals, closure, json, process.stdout);
-    return 0;
-  }
-  noPositionals(positionals, "plan");
-  await runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }) }, json, process.stdout, (m) => process.stderr.write(`strata: warning: ${m}\n`));
-  return 0;
+  return (await writeReport(text)) ? 0 : READER_GONE;
+}
+
+/**
+ * Exit code when the reader of a report went away (`strata inspect X | head`): 141, what a shell
+ * shows for git or skopeo killed by SIGPIPE there, and quietly, as they are: the reader had what
+ * it wanted. (An image stream cut short is different: its reader failed, and strata says so.)
+ */
+const READER_GONE = 141;
+
+/** Writes a report to stdout; false when its reader went away (EPIPE). */
+function writeReport(text: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => {
+      if (err === null || err === undefined) resolve(true);
+      else if ((err as NodeJS.ErrnoException).code === "EPIPE") resolve(false);
+      else reject(toStrataError(err, "writing stdout"));
+    });
+  });
 }
 
 export type CommonCliOptions = OutputOptions & { output: string | number };

@@ -21,6 +21,7 @@ import { CompressBlocks, CompressStage } from "./compress-stage.js";
 import { drainLayer, type LayerOutput } from "./drain-layer.js";
 import { imageConfigBytes } from "./image-config.js";
 import { fileSink } from "./sink.js";
+import { removeOnExit } from "../exit-cleanup.js";
 import type { ImageSpec, ProgressEvent } from "./write-image.js";
 
 export type LayerCompression = Codec | "none";
@@ -72,6 +73,7 @@ export async function writeOciLayout(spec: ImageSpec, dir: string, opts: OciWrit
   prepareLayout(dir);
   const blobs = path.join(dir, "blobs", "sha256");
   const tmp = fs.mkdtempSync(path.join(dir, ".strata-"));
+  const forgetTmp = removeOnExit(tmp);
   const pool = new WorkerPool(opts.workers);
   const lanes = Math.min(spec.layers.length, 2 * opts.workers + 1);
   // One pair per lane being filled, and two per worker in flight: shared, so that memory does not
@@ -148,6 +150,7 @@ export async function writeOciLayout(spec: ImageSpec, dir: string, opts: OciWrit
     opts.signal?.removeEventListener("abort", onAbort);
     await pool.destroy().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
+    forgetTmp();
   }
 }
 
