@@ -12,6 +12,7 @@ import { withFlagNames } from "./cli/flag-names.js";
 import type { ImageResult, ProgressEvent } from "./image/image-spec.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
+import { removeRegisteredNow } from "./exit-cleanup.js";
 
 export { COMMANDS, int, str };
 
@@ -21,6 +22,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Known before parsing, so that a usage error is an event too.
   const json = argv.includes("--json");
   let reporter: ProgressReporter | undefined;
+  // Write errors on stdout reach the callers of writeReport(); without a listener, the 'error'
+  // event that follows them would crash with a stack trace.
+  if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => undefined);
   try {
     if (command === undefined) {
       // Not a request for help: a usage error, on stderr, where it does not mix with data.
@@ -30,22 +34,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === "help" || command === "--help" || command === "-h") {
       const topic = rest[0];
       if (topic !== undefined && !(topic in HELP && topic !== "main")) throw unknownCommand(topic);
-      process.stdout.write(HELP[(topic ?? "main") as keyof typeof HELP]);
-      return 0;
+      return (await writeReport(HELP[(topic ?? "main") as keyof typeof HELP])) ? 0 : READER_GONE;
     }
     if (command === "--version" || command === "-V") {
-      process.stdout.write(`strata ${VERSION}\n`);
-      return 0;
+      return (await writeReport(`strata ${VERSION}\n`)) ? 0 : READER_GONE;
     }
     const spec = COMMAND_TABLE[command];
     if (spec === undefined) throw unknownCommand(command);
     const parsed = parseCommandLine(command, rest, spec.flags, COMMANDS);
     const v = parsed.values;
     debug = v["debug"] === true;
-    if (v["help"] === true) {
-      process.stdout.write(HELP[command as keyof typeof HELP]);
-      return 0;
-    }
+    if (v["help"] === true) return (await writeReport(HELP[command as keyof typeof HELP])) ? 0 : READER_GONE;
     if (v["quiet"] === true && v["json"] === true) {
       throw new StrataError("E_USAGE", "-q and --json exclude each other: --json reports every event, -q none", "drop one: -q for silence, --json for a machine to read");
     }
@@ -72,14 +71,19 @@ async function run(command: string, v: Values, positionals: string[], progress: 
   fixMallocThreshold();
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143); // second Ctrl-C: leave now
+    if (controller.signal.aborted) {
+      // Second Ctrl-C (or `timeout`, which signals the child and then its whole process group):
+      // leave now, without waiting for the build to unwind, but remove what it had begun.
+      removeRegisteredNow();
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
     controller.abort(new StrataError("E_ABORTED", `interrupted by ${signal}`, "nothing to do"));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let pool: typeof import("./pool/pool.js") | undefined;
   try {
-    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
+    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals, controller.signal);
     if (command === "cache") {
       const { runCacheCommand } = await import("./cli/cache-command.js");
       const options = { ...(v["cache-dir"] === undefined ? {} : { cacheDir: str(v["cache-dir"])! }), ...(v["older-than"] === undefined ? {} : { olderThan: str(v["older-than"])! }), json: v["json"] === true };
@@ -184,29 +188,48 @@ async function runImageTool(command: "export" | "index", v: Values, positionals:
 }
 
 /** plan and inspect: reports on stdout, no image written. */
-async function runReport(command: "plan" | "inspect", v: Values, positionals: string[]): Promise<number> {
+async function runReport(command: "plan" | "inspect", v: Values, positionals: string[], signal: AbortSignal): Promise<number> {
   const json = v["json"] === true;
+  let text: string;
   if (command === "inspect") {
     const { inspectImage, formatInspect } = await import("./inspect.js");
-    const r = await inspectImage(positionals[0]!, v["ref"] === undefined ? {} : { ref: str(v["ref"])! });
-    process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
-    return 0;
+    const r = await inspectImage(positionals[0]!, { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), signal });
+    text = json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r);
+  } else {
+    const { runCompare } = await import("./cli/plan-command.js");
+    const root = str(v["store-root"]);
+    if (v["compare"] === true) {
+      const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
+      text = runCompare(positionals, closure, json);
+    } else {
+      noPositionals(positionals, "plan");
+      text = await runPlanExplained(v, json, signal);
+    }
   }
-  const { runCompare } = await import("./cli/plan-command.js");
-  const root = str(v["store-root"]);
-  if (v["compare"] === true) {
-    const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
-    runCompare(positionals, closure, json, process.stdout);
-    return 0;
-  }
-  noPositionals(positionals, "plan");
-  await runPlanExplained(v, json);
-  return 0;
+  return (await writeReport(text)) ? 0 : READER_GONE;
 }
 
-async function runPlanExplained(v: Values, json: boolean): Promise<void> {
+/**
+ * Exit code when the reader of a report went away (`strata inspect X | head`): 141, what a shell
+ * shows for git or skopeo killed by SIGPIPE there, and quietly, as they are: the reader had what
+ * it wanted. (An image stream cut short is different: its reader failed, and strata says so.)
+ */
+const READER_GONE = 141;
+
+/** Writes a report to stdout; false when its reader went away (EPIPE). */
+function writeReport(text: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => {
+      if (err === null || err === undefined) resolve(true);
+      else if ((err as NodeJS.ErrnoException).code === "EPIPE") resolve(false);
+      else reject(toStrataError(err, "writing stdout"));
+    });
+  });
+}
+
+async function runPlanExplained(v: Values, json: boolean, signal: AbortSignal): Promise<string> {
   const [{ buildOptionsFromArgs, explainGraphError }, { runPlan }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
-  await runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }) }, json, process.stdout, (m) => process.stderr.write(`strata: warning: ${m}\n`))
+  return runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }), signal }, json, (m) => process.stderr.write(`strata: warning: ${m}\n`))
     .catch((err: unknown) => {
       throw explainGraphError(err, str(v["graph"]));
     });

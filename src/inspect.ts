@@ -90,6 +90,7 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
     const image = selectImage(images, options.ref, input);
     const layers: InspectLayer[] = [];
     for (const [index, ref] of image.layers.entries()) {
+      options.signal?.throwIfAborted();
       const scan = await layerScan(files, ref, options.signal);
       layers.push(describeLayer(image, index, ref, scan, input));
     }
