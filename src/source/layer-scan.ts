@@ -72,7 +72,20 @@ export async function scanLayer(source: AsyncIterable<Uint8Array>, opts: ScanOpt
     throw tempWriteError(err, opts.tempDir ?? path.dirname(opts.toFile!), opts.what);
   }
   const lister = new TarLister();
+  /**
+   * What made the consumer stop. pipeline() rejects with an AbortError when its last stage throws
+   * (it destroys the stages before it, and reports that), which would pass for a cancelled build.
+   */
+  let stopped: unknown;
   const consume = async (stream: AsyncIterable<Uint8Array>): Promise<void> => {
+    try {
+      await consumeAll(stream);
+    } catch (err) {
+      stopped ??= err;
+      throw err;
+    }
+  };
+  const consumeAll = async (stream: AsyncIterable<Uint8Array>): Promise<void> => {
     for await (const chunk of stream) {
       tar.update(chunk);
       size += chunk.length;
@@ -99,7 +112,7 @@ export async function scanLayer(source: AsyncIterable<Uint8Array>, opts: ScanOpt
     if (inflate === undefined) await pipeline(input, consume, signal);
     else await pipeline(input, inflate, consume, signal);
   } catch (err) {
-    throw describeError(err, opts.what, compression);
+    throw describeError(opts.signal?.aborted === true ? err : stopped ?? err, opts.what, compression);
   } finally {
     await out?.close();
   }
