@@ -111,7 +111,7 @@ const byteEdit: fc.Arbitrary<Edit> = fc.oneof(
 const memberEdit: fc.Arbitrary<Edit> = fc.record({
   kind: fc.constant("json" as const),
   member: fc.nat(),
-  text: fc.oneof(fc.json({ maxDepth: 4 }), fc.constantFrom("null", '{"manifests":{}}', "1e400", "[".repeat(5000), '{"rootfs":{"type":"layers","diff_ids":{}}}', "[{}]")),
+  text: fc.oneof(fc.json({ maxDepth: 4 }), fc.constantFrom("null", '{"manifests":{}}', "1e400", "[".repeat(5000), "[".repeat(20_000) + "]".repeat(20_000), '{"rootfs":{"type":"layers","diff_ids":{}}}', "[{}]")),
 });
 
 interface Case {
