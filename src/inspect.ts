@@ -10,8 +10,7 @@ import fs from "node:fs";
 import type { JsonValue } from "./image/py-json.js";
 import type { Digest } from "./digest.js";
 import { StrataError, toStrataError } from "./errors.js";
-import { fileChunks } from "./source/byte-stream.js";
-import { archiveFiles, directoryFiles, type ImageFiles } from "./source/image-files.js";
+import { archiveFiles, directoryFiles, fileChunks, type ImageFiles } from "./source/image-files.js";
 import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./source/image-list.js";
 import { scanLayer, type LayerScan } from "./source/layer-scan.js";
 import { selectImage } from "./source/open-images.js";
@@ -124,8 +123,8 @@ async function layerScan(files: ImageFiles, ref: LayerRef, signal: AbortSignal |
   const what = `layer ${ref.name} of ${files.what}`;
   if (file.layer instanceof Error) throw file.layer;
   if (file.layer !== undefined) return file.layer;
-  if (file.file !== undefined) return scanLayer(fileChunks(file.file), { what, list: true, ...(signal === undefined ? {} : { signal }) });
-  throw new StrataError("E_CLOSURE_INPUT", `${what}: expected a tar (plain, gzip or zstd), found data that is none of them (it starts with ${file.head?.subarray(0, 8).toString("hex") ?? "?"})`,
+  if (file.file !== undefined) return scanLayer(fileChunks({ ...file, file: file.file }, files.what), { what, list: true, ...(signal === undefined ? {} : { signal }) });
+  throw new StrataError("E_CLOSURE_INPUT", `${what}: expected a tar (plain, gzip or zstd), found data that is none of them`,
     "the image is corrupt; re-create it");
 }
 
