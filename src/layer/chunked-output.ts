@@ -86,12 +86,7 @@ export class ChunkedOutput {
    * prefetch window's), closed here like one opened here.
    */
   file(path: Buffer, size: number, opened?: number): void {
-    let fd: number;
-    try {
-      fd = opened ?? fs.openSync(path, "r");
-    } catch (err) {
-      throw fsError(err, path);
-    }
+    const fd = opened ?? openPlanned(path, size);
     try {
       // The end of the file must be where it was planned: a file that grew is as wrong as one that
       // shrank. When the chunk has room, the last read asks for one byte more than is left (it
@@ -141,6 +136,41 @@ export class ChunkedOutput {
 }
 
 const PROBE = Buffer.alloc(1);
+
+/**
+ * Open the regular file of `size` bytes that planning saw at `path`, refusing anything else it may
+ * have become since (time of check, time of use): O_NOFOLLOW, so a file swapped for a symlink to a
+ * host file is not followed out of the store (ELOOP); O_NONBLOCK, so one swapped for a FIFO does
+ * not hang in open() waiting for a writer (a regular file ignores the flag, so it need not be
+ * cleared); then fstat on the open descriptor, which is the file that will be read, whatever the
+ * name points to afterwards. Only the last component is protected this way: see
+ * docs/security-store.md for what is left.
+ */
+export function openPlanned(path: Buffer, size: number): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw notPlanned(path, size, "a symlink", err);
+    throw fsError(err, path);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw notPlanned(path, size, st.isFIFO() ? "a FIFO" : st.isDirectory() ? "a directory" : "not a regular file", undefined);
+    if (st.size !== size) throw notPlanned(path, size, `one of ${st.size} bytes`, undefined);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err instanceof StrataError ? err : fsError(err, path);
+  }
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+function notPlanned(path: Buffer, size: number, found: string, cause: unknown): StrataError {
+  return new StrataError("E_FILE_CHANGED", `${path.toString("utf8")} changed while the image was being built: planned a regular file of ${size} bytes, found ${found}`,
+    "store paths must not change while strata reads them; find out what replaced the file, then run the build again", cause === undefined ? undefined : { cause });
+}
 
 function changed(path: Buffer, planned: number, found: number | undefined): StrataError {
   const now = found === undefined ? "more than that" : `only ${found}`;
