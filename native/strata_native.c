@@ -159,9 +159,18 @@ static napi_value list_dir(napi_env env, napi_callback_info info) {
   if (path == NULL) return number(env, -ENOMEM);
   memcpy(path, raw, raw_len);
   path[raw_len] = 0;
-  DIR* dir = opendir(path);
+  /* Not opendir(path): it follows a symlink. The walk lists a directory lstat saw as one; if it
+   * was swapped for a symlink since (to the host's /etc, say), O_NOFOLLOW fails with ELOOP (or
+   * ENOTDIR) instead of listing where it leads. O_NONBLOCK: a FIFO put there cannot block open(). */
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   free(path);
-  if (dir == NULL) return number(env, -errno);
+  if (fd < 0) return number(env, -errno);
+  DIR* dir = fdopendir(fd);
+  if (dir == NULL) {
+    int e = errno;
+    close(fd);
+    return number(env, -e);
+  }
   int dfd = dirfd(dir);
   bytes_t out = {0};
   int err = 0;
