@@ -5,7 +5,9 @@
  */
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
+import { native } from "../native.js";
 import { fsError } from "./fs-errors.js";
+import { errnoError } from "./list-dir.js";
 import { headerLength, writeHeader, type TarHeaderFields } from "./tar-header.js";
 
 /**
@@ -83,10 +85,10 @@ export class ChunkedOutput {
   /**
    * Copy exactly `size` bytes of the regular file `path` (as planned), and fail with E_FILE_CHANGED
    * if the file now holds fewer or more bytes. `opened`: a descriptor of it already open (the
-   * prefetch window's), closed here like one opened here.
+   * prefetch window's), closed here like one opened here. `base`: see openPlanned.
    */
-  file(path: Buffer, size: number, opened?: number): void {
-    const fd = opened ?? openPlanned(path, size);
+  file(path: Buffer, size: number, opened?: number, base?: number): void {
+    const fd = opened ?? openPlanned(path, size, base);
     try {
       // The end of the file must be where it was planned: a file that grew is as wrong as one that
       // shrank. When the chunk has room, the last read asks for one byte more than is left (it
@@ -143,15 +145,24 @@ const PROBE = Buffer.alloc(1);
  * host file is not followed out of the store (ELOOP); O_NONBLOCK, so one swapped for a FIFO does
  * not hang in open() waiting for a writer (a regular file ignores the flag, so it need not be
  * cleared); then fstat on the open descriptor, which is the file that will be read, whatever the
- * name points to afterwards. Only the last component is protected this way: see
- * docs/security-store.md for what is left.
+ * name points to afterwards. With `base` (a store file: the length of the store directory's part
+ * of `path`) and the native helper, no component below the store directory may be a symlink
+ * either (openBeneath): a directory of the store path swapped for a symlink to the host is not
+ * followed. Without the helper only the last component is protected (docs/security-store.md).
  */
-export function openPlanned(path: Buffer, size: number): number {
+export function openPlanned(path: Buffer, size: number, base?: number): number {
   let fd: number;
   try {
-    fd = fs.openSync(path, OPEN_FLAGS);
+    const beneath = base === undefined ? undefined : native()?.openBeneath;
+    if (beneath === undefined) fd = fs.openSync(path, OPEN_FLAGS);
+    else {
+      fd = beneath(path, base!);
+      if (fd < 0) throw errnoError(fd, "open", path);
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw notPlanned(path, size, "a symlink", err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw notPlanned(path, size, base === undefined ? "a symlink" : "a symlink on its way from the store directory", err);
+    if (code === "ENOTDIR" || code === "EXDEV") throw notPlanned(path, size, "something other than a directory on its way from the store directory (a symlink?)", err);
     throw fsError(err, path);
   }
   try {

@@ -101,7 +101,7 @@ export function defaultLister(): DirLister {
 let cached: DirLister | undefined;
 
 /** An error like the one Node's fs would throw for this errno (`code`, `errno`, `syscall`, `path`). */
-function errnoError(negErrno: number, syscall: string, p: Buffer): NodeJS.ErrnoException {
+export function errnoError(negErrno: number, syscall: string, p: Buffer): NodeJS.ErrnoException {
   const [code, description] = util.getSystemErrorMap().get(negErrno) ?? [`E${-negErrno}`, "unknown error"];
   const err: NodeJS.ErrnoException = new Error(`${code}: ${description}, ${syscall} '${p.toString("utf8")}'`);
   err.code = code;

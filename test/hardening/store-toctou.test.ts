@@ -116,6 +116,25 @@ describe("a store file swapped between planning and writing", () => {
     }, 30_000);
   }
 
+  it("for a directory of the store path swapped for a symlink to a host directory with same-size files: E_FILE_CHANGED (native openBeneath)", () => {
+    const etc = path.dirname(store.fsPath(`${store.pathOf("victim-1.0")}/etc/target`));
+    const hostEtc = path.join(host, "etc");
+    fs.mkdirSync(hostEtc, { recursive: true });
+    fs.writeFileSync(path.join(hostEtc, "before"), "S".repeat(100));
+    fs.writeFileSync(path.join(hostEtc, "target"), SECRET);
+    fs.writeFileSync(path.join(hostEtc, "z-after"), "S".repeat(100));
+    const moved = `${etc}.moved`;
+    try {
+      const r = inChild(`${planned()} fs.renameSync(${JSON.stringify(etc)}, ${JSON.stringify(moved)}); fs.symlinkSync(${JSON.stringify(hostEtc)}, ${JSON.stringify(etc)}); writeLayer(layer, out);`);
+      expect(r.tar).toBeUndefined();
+      expect(r.code).toBe("E_FILE_CHANGED");
+      expect(r.message).toContain("victim-1.0/etc/");
+    } finally {
+      fs.rmSync(etc, { force: true });
+      if (fs.existsSync(moved)) fs.renameSync(moved, etc);
+    }
+  }, 30_000);
+
   it("a regular file of another size is refused before a byte of it is read", () => {
     const r = inChild(`${planned()} fs.chmodSync(${JSON.stringify(store.fsPath(`${store.pathOf("victim-1.0")}/etc`))}, 0o755); fs.rmSync(target); fs.writeFileSync(target, "short"); writeLayer(layer, out);`);
     restore();
