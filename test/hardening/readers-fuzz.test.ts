@@ -16,7 +16,7 @@ import { extract as tarExtract } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compress as zstdCompress } from "zstd-napi";
 import { StrataError } from "../../src/errors.js";
-import { inspectImage } from "../../src/source/inspect.js";
+import { inspectImage } from "../../src/inspect.js";
 import { openImage } from "../../src/source/read-image.js";
 import { makeDockerArchive, makeLayer, makeOciLayout, makeTar, tempArea, type TarMember } from "../source/fixtures.js";
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mergeImages } from "../../src/source/merge.js";
+import { mergeImages } from "../../src/merge.js";
 import { openImage } from "../../src/source/read-image.js";
 import { buildTestImage, configFor, failure, makeSourceStore, makeDockerArchive, makeLayer, makeOciLayout, makeTar, sha256, tempArea } from "../source/fixtures.js";
 import { packTo, withLimit, zeroTar, zstdTo } from "./readers-helpers.js";
@@ -26,7 +26,7 @@ const MiB = 2 ** 20;
 
 /** Peak RSS growth of `inspectImage(input)` in a fresh node process, and what it found. */
 function inspectInChild(input: string): { growth: number; size: number; diffId: string } {
-  const inspect = path.resolve("dist/src/source/inspect.js");
+  const inspect = path.resolve("dist/src/inspect.js");
   const script = `
     import { inspectImage } from ${JSON.stringify(inspect)};
     const start = process.memoryUsage().rss;

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspectImage } from "../../src/source/inspect.js";
+import { inspectImage } from "../../src/inspect.js";
 import { LIMITS } from "../../src/source/limits.js";
 import { openImages } from "../../src/source/open-images.js";
 import { openImage } from "../../src/source/read-image.js";
