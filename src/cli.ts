@@ -100,7 +100,7 @@ async function run(command: string, v: Values, positionals: string[], progress: 
     const common = await commonOptions(v, controller.signal, progress.onProgress, command === "demo");
     pool = await prestartPool(common.workers);
     let result: ImageResult;
-    let destination = typeof common.output === "string" ? common.output : "stdout";
+    let destination = typeof common.output === "string" ? common.output : Array.isArray(common.output) ? common.output.join(", ") : "stdout";
     if (command === "stream") {
       const conf = positionals[0]!;
       const { streamImage } = await import("./stream.js");
@@ -110,6 +110,10 @@ async function run(command: string, v: Values, positionals: string[], progress: 
       const drv = positionals[0]!;
       const [{ nixShellOptionsFromArgs }, { buildNixShellImage }] = await Promise.all([import("./nix-shell/cli-args.js"), import("./nix-shell/nix-shell-image.js")]);
       result = await buildNixShellImage({ ...common, ...nixShellOptionsFromArgs(drv, v) });
+    } else if (command === "push") {
+      const { pushImage } = await import("./push.js");
+      destination = positionals[1]!;
+      result = await pushImage(positionals[0]!, { ...common, output: destination, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
     } else if (command === "build") {
       const [{ buildOptionsFromArgs, explainGraphError }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);
       result = await buildImage({ ...common, ...buildOptionsFromArgs(v) }).catch((err: unknown) => {
@@ -119,8 +123,9 @@ async function run(command: string, v: Values, positionals: string[], progress: 
       const { runDemo } = await import("./cli/demo.js");
       ({ result, destination } = await runDemo(common, v["quiet"] !== true && v["json"] !== true));
     }
+    if (v["digestfile"] !== undefined) await writeDigestFile(str(v["digestfile"])!, result);
     progress.finish({
-      repoTags: result.repoTags, destination, format: str(v["format"]) ?? "docker-archive", imageId: result.imageId,
+      repoTags: result.repoTags, destination, format: str(v["format"]) ?? (result.manifest === undefined ? "docker-archive" : "oci"), imageId: result.imageId,
       manifestDigest: result.manifest?.digest, layers: result.layers, bytes: result.bytes, compress: str(v["compress"]),
     });
     return 0;
@@ -139,15 +144,35 @@ async function prestartPool(workers: number | undefined): Promise<typeof import(
   return pool;
 }
 
-async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void, demo: boolean): Promise<OutputOptions & { output: string | number }> {
-  const output = str(v["output"]);
-  if (output === undefined && v["format"] === "oci") {
+async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void, demo: boolean): Promise<OutputOptions & { output: string | number | readonly string[] }> {
+  const outputs = (v["output"] as string[] | undefined) ?? [];
+  if (outputs.length === 0 && v["format"] === "oci") {
     throw new StrataError("E_USAGE", "--format oci writes a layout directory, not a stream", "give the directory with -o DIR");
   }
   // demo writes to a temp file it names instead.
-  if (output === undefined && process.stdout.isTTY && !demo) throw ttyError();
+  if (outputs.length === 0 && process.stdout.isTTY && !demo) throw ttyError();
+  const tlsVerify = str(v["tls-verify"]);
+  if (tlsVerify !== undefined && tlsVerify !== "true" && tlsVerify !== "false") {
+    throw new StrataError("E_USAGE", `--tls-verify takes true or false, got ${JSON.stringify(tlsVerify)}`, "e.g. --tls-verify=false for a registry on plain HTTP");
+  }
+  const manifestFormat = str(v["manifest-format"]);
+  if (v["no-cache"] === true && v["cache-dir"] !== undefined) {
+    throw new StrataError("E_USAGE", "--no-cache and --cache-dir exclude each other", "drop one");
+  }
+  const registry = {
+    ...(v["authfile"] === undefined ? {} : { authfile: str(v["authfile"])! }),
+    ...(v["creds"] === undefined ? {} : { creds: str(v["creds"])! }),
+    ...(v["cert-dir"] === undefined ? {} : { certDir: str(v["cert-dir"])! }),
+    ...(tlsVerify === undefined ? {} : { tlsVerify: tlsVerify === "true" }),
+    ...(v["jobs"] === undefined ? {} : { jobs: int(v["jobs"], "--jobs") }),
+  };
   return {
-    output: output ?? 1,
+    output: outputs.length === 0 ? 1 : outputs.length === 1 ? outputs[0]! : outputs,
+    registry,
+    ...(manifestFormat === undefined ? {} : { manifestFormat: manifestFormat as "oci" }),
+    ...(v["no-cache"] === true ? { cache: false as const } : v["cache-dir"] === undefined ? {} : { cache: str(v["cache-dir"])! }),
+    ...(v["verify"] === true ? { verify: true } : {}),
+    ...(v["cache-from"] === undefined ? {} : { cacheFrom: v["cache-from"] as string[] }),
     ...(v["format"] === undefined ? {} : { format: str(v["format"]) as OutputOptions["format"] & string }),
     ...(v["layer-compress"] === undefined ? {} : { layerCompress: str(v["layer-compress"]) as OutputOptions["layerCompress"] & string }),
     ...(v["compress"] === undefined ? {} : { compress: str(v["compress"]) as OutputOptions["compress"] & string }),
@@ -157,6 +182,18 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
     signal,
     onProgress,
   };
+}
+
+/** `--digestfile FILE`: the manifest digest, as podman and skopeo write it (no newline). */
+async function writeDigestFile(file: string, result: ImageResult): Promise<void> {
+  const digest = result.manifest?.digest;
+  if (digest === undefined) throw new StrataError("E_USAGE", "--digestfile needs a registry or OCI destination: a docker-archive has no manifest digest", "push with -o docker://... or write -o oci:DIR");
+  const fs = await import("node:fs");
+  try {
+    fs.writeFileSync(file, digest);
+  } catch (err) {
+    throw new StrataError("E_WRITE", `cannot write the digest file ${file}: ${(err as Error).message}`, "check the path", { cause: err });
+  }
 }
 
 function ttyError(): StrataError {
@@ -235,7 +272,7 @@ async function runPlanExplained(v: Values, json: boolean, signal: AbortSignal): 
     });
 }
 
-export type CommonCliOptions = OutputOptions & { output: string | number };
+export type CommonCliOptions = OutputOptions & { output: string | number | readonly string[] };
 
 function storeRoot(v: Values): { storeRoot?: string } {
   const root = str(v["store-root"]);

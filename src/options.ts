@@ -53,6 +53,11 @@ export interface OutputOptions {
   readonly manifestFormat?: "oci" | "docker";
   /** How to reach registries (`docker://` outputs and base images). */
   readonly registry?: RegistryOptions;
+  /**
+   * Images whose layers a registry build may reuse (`--cache-from`), besides the image already at
+   * each registry destination's tag: layers whose key they record are not built again.
+   */
+  readonly cacheFrom?: readonly string[];
 }
 
 /** Registry access, as skopeo and podman spell it (docs/registry.md). */
@@ -86,6 +91,7 @@ export interface ResolvedOutputOptions {
   readonly verify: boolean;
   readonly manifestFormat: "oci" | "docker";
   readonly registry: RegistryOptions;
+  readonly cacheFrom: readonly string[];
 }
 
 export const OUTPUT_DEFAULTS = {
@@ -150,6 +156,7 @@ export function resolveOutputOptions(options: OutputOptions): ResolvedOutputOpti
     verify: o.verify ?? false,
     manifestFormat,
     registry: o.registry ?? {},
+    cacheFrom: o.cacheFrom ?? [],
   };
 }
 

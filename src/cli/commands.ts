@@ -12,7 +12,7 @@ const num = { type: "string", number: true } as const;
 
 /** What every image-writing command takes about the output. */
 export const OUTPUT_FLAGS = {
-  output: { type: "string", short: "o" },
+  output: { type: "string", short: "o", multiple: true },
   format: { type: "string", short: "f" },
   "layer-compress": text,
   compress: text,
@@ -24,6 +24,18 @@ export const OUTPUT_FLAGS = {
   json: bool,
   debug: bool,
   help: { type: "boolean", short: "h" },
+  // Registries and layouts (blob stores): docs/registry.md, docs/cache.md.
+  "manifest-format": text,
+  authfile: text,
+  creds: text,
+  "cert-dir": text,
+  "tls-verify": text,
+  jobs: num,
+  "cache-dir": text,
+  "no-cache": bool,
+  verify: bool,
+  "cache-from": { type: "string", multiple: true },
+  digestfile: text,
 } as const satisfies Flags;
 
 /** The flags that decide what goes into the image (shared by build and plan). */
@@ -70,13 +82,14 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandSpec>> = {
   build: { flags: { ...OUTPUT_FLAGS, ...IMAGE_FLAGS }, positionals: none },
   // Positionals: the two plan files of --compare (checked there).
   plan: { flags: { ...IMAGE_FLAGS, "store-root": text, "tmp-dir": text, compare: bool, json: bool, ...help }, positionals: { name: "plan file", min: 0, max: 2 } },
-  merge: { flags: { output: OUTPUT_FLAGS.output, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
+  merge: { flags: { output: { type: "string", short: "o" }, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
   inspect: { flags: { ref: text, json: bool, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
   demo: { flags: { ...OUTPUT_FLAGS }, positionals: none },
   // Positionals: the action (checked by the cache command, which names them).
+  push: { flags: { ...OUTPUT_FLAGS, ref: text }, positionals: { name: "SOURCE and DESTINATION", min: 2, max: 2 } },
   cache: { flags: { "cache-dir": text, "older-than": text, json: bool, ...help }, positionals: { name: "action", min: 0, max: Infinity } },
-  export: { flags: { output: OUTPUT_FLAGS.output, ref: text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
-  index: { flags: { output: OUTPUT_FLAGS.output, "manifest-format": text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
+  export: { flags: { output: { type: "string", short: "o" }, ref: text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
+  index: { flags: { output: { type: "string", short: "o" }, "manifest-format": text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
   "nix-shell-image": { flags: { ...OUTPUT_FLAGS, ...NIX_SHELL_FLAGS }, positionals: { name: "DRV.json", min: 1, max: 1 } },
 };
 

@@ -8,11 +8,12 @@ import type { BaseImageInfo } from "../build.js";
 import { openImage } from "../source/read-image.js";
 import type { SourceImage } from "../source/types.js";
 import type { ImageLayer, KnownBlob } from "./image-spec.js";
+import { layerKey } from "../layer/layer-key.js";
 import { layerMediaType } from "./media-types.js";
 
-export async function openBaseImage(input: string | null | undefined, opts: { tmpDir?: string | undefined; signal?: AbortSignal | undefined }): Promise<SourceImage | undefined> {
+export async function openBaseImage(input: string | null | undefined, opts: { tmpDir?: string | undefined; signal?: AbortSignal | undefined; ref?: string }): Promise<SourceImage | undefined> {
   if (input === undefined || input === null) return undefined;
-  return openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
+  return openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(opts.ref === undefined ? {} : { ref: opts.ref }) });
 }
 
 /** What planning needs of it: its layer count (the budget), config (merged) and ID (the default tag). */
@@ -30,9 +31,10 @@ export function baseImageLayers(base: SourceImage | undefined): ImageLayer[] {
       ...(l.blob.file === undefined ? {} : { file: l.blob.file }),
       ...(l.blob.origin === undefined ? {} : { origin: l.blob.origin }),
     }];
-    const sha = l.diffId.slice("sha256:".length);
+    const task = { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) };
     return {
-      task: { kind: "file" as const, path: l.path, expectedSha256: sha },
+      task,
+      key: layerKey(task),
       paths: [l.name],
       estimate: l.size,
       known: { diffId: l.diffId, size: l.size, blobs },

@@ -25,6 +25,7 @@ import { CompressStage } from "./compress-stage.js";
 import { layersInFlight } from "./run-write.js";
 import { writeToBlobStores, type BlobWriteOptions, type StoreTarget } from "./write-blobs.js";
 import { withLayerCache } from "./use-cache.js";
+import { learnFromRegistries } from "./registry-cache.js";
 
 export type OutputFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
@@ -56,7 +57,7 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
 
 /** Registries and layouts, all at once: each layer built once, its blob sent to every store that lacks it. */
 async function writeToStores(spec: ImageSpec, opts: ResolvedOutputOptions, blobOpts: BlobWriteOptions, stamps: FileStamps | undefined): Promise<ImageResult> {
-  const registries = opts.stores.some((d) => d.kind === "registry") ? new RegistryConnections(opts.registry, opts.tmpDir) : undefined;
+  const registries = opts.stores.some((d) => d.kind === "registry") || opts.cacheFrom.length > 0 ? new RegistryConnections(opts.registry, opts.tmpDir) : undefined;
   const targets: StoreTarget[] = [];
   try {
     for (const d of opts.stores) {
@@ -67,7 +68,12 @@ async function writeToStores(spec: ImageSpec, opts: ResolvedOutputOptions, blobO
         targets.push({ store, tags: store.ref.tag === undefined ? [] : [store.ref.tag] });
       }
     }
-    return await writeToBlobStores(spec, targets, { ...blobOpts, probes: opts.registry.jobs ?? 8 });
+    // The registry as the shared cache: the image now at each destination tag, and --cache-from.
+    const consulted = [...opts.stores.filter((d) => d.kind === "registry").map((d) => d.reference), ...opts.cacheFrom];
+    const known = registries === undefined ? spec : await learnFromRegistries(spec, consulted, registries, (reference, err) => {
+      if (opts.cacheFrom.includes(reference)) opts.onProgress?.({ type: "warning", message: `--cache-from ${reference}: ${(err as Error).message}; its layers are not reused` });
+    });
+    return await writeToBlobStores(known, targets, { ...blobOpts, probes: opts.registry.jobs ?? 8 });
   } finally {
     await Promise.all(targets.map((t) => t.store.close().catch(() => undefined)));
     registries?.close();
