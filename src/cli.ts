@@ -10,7 +10,7 @@ import { closest, int, oneLine, parseCommandLine, str, type Values } from "./cli
 import { COMMAND_TABLE, COMMANDS } from "./cli/commands.js";
 import { withFlagNames } from "./cli/flag-names.js";
 import type { ImageResult, ProgressEvent } from "./image/image-spec.js";
-import type { OutputOptions } from "./options.js";
+import type { OutputOptions, RegistryOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
 import { removeRegisteredNow } from "./exit-cleanup.js";
 
@@ -151,21 +151,11 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
   }
   // demo writes to a temp file it names instead.
   if (outputs.length === 0 && process.stdout.isTTY && !demo) throw ttyError();
-  const tlsVerify = str(v["tls-verify"]);
-  if (tlsVerify !== undefined && tlsVerify !== "true" && tlsVerify !== "false") {
-    throw new StrataError("E_USAGE", `--tls-verify takes true or false, got ${JSON.stringify(tlsVerify)}`, "e.g. --tls-verify=false for a registry on plain HTTP");
-  }
   const manifestFormat = str(v["manifest-format"]);
   if (v["no-cache"] === true && v["cache-dir"] !== undefined) {
     throw new StrataError("E_USAGE", "--no-cache and --cache-dir exclude each other", "drop one");
   }
-  const registry = {
-    ...(v["authfile"] === undefined ? {} : { authfile: str(v["authfile"])! }),
-    ...(v["creds"] === undefined ? {} : { creds: str(v["creds"])! }),
-    ...(v["cert-dir"] === undefined ? {} : { certDir: str(v["cert-dir"])! }),
-    ...(tlsVerify === undefined ? {} : { tlsVerify: tlsVerify === "true" }),
-    ...(v["jobs"] === undefined ? {} : { jobs: int(v["jobs"], "--jobs") }),
-  };
+  const registry = registryOptions(v);
   return {
     output: outputs.length === 0 ? 1 : outputs.length === 1 ? outputs[0]! : outputs,
     registry,
@@ -181,6 +171,21 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
     ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }),
     signal,
     onProgress,
+  };
+}
+
+/** --authfile, --creds, --cert-dir, --tls-verify, --jobs: how to reach registries. */
+function registryOptions(v: Values): RegistryOptions {
+  const tlsVerify = str(v["tls-verify"]);
+  if (tlsVerify !== undefined && tlsVerify !== "true" && tlsVerify !== "false") {
+    throw new StrataError("E_USAGE", `--tls-verify takes true or false, got ${JSON.stringify(tlsVerify)}`, "e.g. --tls-verify=false for a registry on plain HTTP");
+  }
+  return {
+    ...(v["authfile"] === undefined ? {} : { authfile: str(v["authfile"])! }),
+    ...(v["creds"] === undefined ? {} : { creds: str(v["creds"])! }),
+    ...(v["cert-dir"] === undefined ? {} : { certDir: str(v["cert-dir"])! }),
+    ...(tlsVerify === undefined ? {} : { tlsVerify: tlsVerify === "true" }),
+    ...(v["jobs"] === undefined ? {} : { jobs: int(v["jobs"], "--jobs") }),
   };
 }
 
@@ -219,7 +224,7 @@ async function runImageTool(command: "export" | "index", v: Values, positionals:
   const format = str(v["manifest-format"]) ?? "oci";
   if (format !== "oci" && format !== "docker") throw new StrataError("E_USAGE", `--manifest-format must be oci or docker, got ${JSON.stringify(format)}`, "e.g. --manifest-format docker");
   const { writeIndex } = await import("./index-image/index.js");
-  const r = await writeIndex(positionals, output, { ...tmp, signal, manifestFormat: format });
+  const r = await writeIndex(positionals, output, { ...tmp, signal, manifestFormat: format, registry: registryOptions(v) });
   if (v["quiet"] !== true) process.stderr.write(`wrote ${r.manifests.length} platforms (${r.manifests.map((m) => m.platform).join(", ")}) to ${output}: ${r.index.digest}\n`);
   return 0;
 }

@@ -89,7 +89,7 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandSpec>> = {
   push: { flags: { ...OUTPUT_FLAGS, ref: text }, positionals: { name: "SOURCE and DESTINATION", min: 2, max: 2 } },
   cache: { flags: { "cache-dir": text, "older-than": text, json: bool, ...help }, positionals: { name: "action", min: 0, max: Infinity } },
   export: { flags: { output: { type: "string", short: "o" }, ref: text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
-  index: { flags: { output: { type: "string", short: "o" }, "manifest-format": text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
+  index: { flags: { output: { type: "string", short: "o" }, "manifest-format": text, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, authfile: text, creds: text, "cert-dir": text, "tls-verify": text, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
   "nix-shell-image": { flags: { ...OUTPUT_FLAGS, ...NIX_SHELL_FLAGS }, positionals: { name: "DRV.json", min: 1, max: 1 } },
 };
 

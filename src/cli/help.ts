@@ -232,13 +232,16 @@ under the platform its config names (os, architecture, variant), the blobs copie
 by digest. Two images of the same platform are refused.
 
   -o, --output DEST      oci:DIR[:REF] or DIR (an OCI layout, updated in place; REF defaults to
-                         latest), or oci-archive:FILE[:REF] (that layout as one tar)
+                         latest), oci-archive:FILE[:REF] (that layout as one tar), or
+                         docker://HOST/REPO[:TAG] (a registry: the images, then the index)
   --manifest-format oci|docker
                          oci (default): OCI index and manifests, layers as stored; docker: a
                          Docker manifest list and schema 2 manifests (media types converted,
                          the same config bytes; uncompressed layers are gzipped, zstd layers
                          refused: Docker's schema 2 has no zstd)
   --tmp-dir DIR          where archive inputs are unpacked (default: $TMPDIR or /tmp)
+  --authfile FILE, --creds USER:PASS, --cert-dir DIR, --tls-verify=false
+                         for a docker://HOST/REPO[:TAG] destination, as for build
   -q, --quiet            no summary on stderr
   --debug                print stack traces with errors
   -h, --help             this help

@@ -11,7 +11,7 @@ export function parseIndexDest(dest: string): IndexDest {
   const m = /^(oci|oci-archive):(.+)$/.exec(dest);
   if (m === null) {
     if (/^[a-z-]+:\/\//.test(dest) || dest.startsWith("docker:")) {
-      throw new StrataError("E_UNSUPPORTED", `expected an OCI layout or oci-archive destination, found ${dest}`, "registries are not supported by strata index yet; write oci:DIR:REF and copy it with skopeo copy --all");
+      throw new StrataError("E_USAGE", `expected an OCI layout, an oci-archive or a registry destination, found ${dest}`, "write oci:DIR[:REF], oci-archive:FILE[:REF] or docker://HOST/REPO[:TAG]");
     }
     return { kind: "oci", path: dest, ref: "latest" };
   }

@@ -27,10 +27,27 @@ import { makeTempDir } from "../temp-dir.js";
 import { parseIndexDest } from "./dest-ref.js";
 import type { ManifestFormat } from "../image/media-types.js";
 import { LayoutStore } from "../dest/oci-layout/layout-store.js";
+import { RegistryConnections } from "../dest/registry/connect.js";
+import type { RegistryOptions } from "../options.js";
+
+/** The index pushed to a registry: every image's blobs and manifest first, the index last, under the tag. */
+async function writeIndexToRegistry(inputs: readonly string[], dest: string, options: IndexOptions): Promise<IndexResult> {
+  const tmpDir = options.tmpDir ?? (await import("node:os")).tmpdir();
+  const connections = new RegistryConnections(options.registry ?? {}, tmpDir);
+  const store = connections.store(dest);
+  try {
+    return await writeIndexTo(store, inputs, store.ref.tag === undefined ? [] : [store.ref.tag], { ...options, tmpDir });
+  } finally {
+    await store.close();
+    connections.close();
+  }
+}
 
 
 export interface IndexOptions {
   readonly manifestFormat?: ManifestFormat;
+  /** For a `docker://` destination: credentials, TLS (as build's registry options). */
+  readonly registry?: RegistryOptions;
   /** Where archive inputs are unpacked. Default: the OS temp dir. */
   readonly tmpDir?: string;
   readonly signal?: AbortSignal;
@@ -64,6 +81,7 @@ const MEDIA = {
 
 export async function writeIndex(inputs: readonly string[], dest: string, options: IndexOptions = {}): Promise<IndexResult> {
   if (inputs.length === 0) throw new StrataError("E_USAGE", "expected at least one image, found none", "e.g. strata index -o oci:multi:latest amd64.tar arm64.tar");
+  if (dest.startsWith("docker://")) return writeIndexToRegistry(inputs, dest, options);
   const target = parseIndexDest(dest);
   const tmpDir = options.tmpDir ?? (await import("node:os")).tmpdir();
   const staging = target.kind === "oci-archive" ? await makeTempDir(tmpDir, "strata-index-") : undefined;
@@ -71,7 +89,7 @@ export async function writeIndex(inputs: readonly string[], dest: string, option
     const store = LayoutStore.open(staging ?? target.path);
     let result: IndexResult;
     try {
-      result = await writeIndexTo(store, inputs, target.ref, { ...options, tmpDir });
+      result = await writeIndexTo(store, inputs, [`:${target.ref}`], { ...options, tmpDir }); // a bare ref name: no image name
     } finally {
       await store.close();
     }
@@ -94,7 +112,8 @@ export async function writeIndex(inputs: readonly string[], dest: string, option
 }
 
 /** The index over `inputs`, through any BlobStore, tagged `ref`. */
-export async function writeIndexTo(store: BlobStore, inputs: readonly string[], ref: string, options: IndexOptions & { tmpDir: string }): Promise<IndexResult> {
+/** The index into any blob store (a layout, a registry), under `tags` (as BlobStore.putManifest takes them). */
+export async function writeIndexTo(store: BlobStore, inputs: readonly string[], tags: readonly string[], options: IndexOptions & { tmpDir: string }): Promise<IndexResult> {
   const format = options.manifestFormat ?? "oci";
   const media = MEDIA[format];
   const manifests: { input: string; platform: string; manifest: Descriptor; descriptor: Descriptor & { platform: Platform } }[] = [];
@@ -118,7 +137,7 @@ export async function writeIndexTo(store: BlobStore, inputs: readonly string[], 
     }
   }
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: media.index, manifests: manifests.map((m) => m.descriptor) }));
-  const index = await store.putManifest(bytes, media.index, [`:${ref}`]); // a bare ref name: no image name
+  const index = await store.putManifest(bytes, media.index, tags);
   return { index, manifests: manifests.map(({ input, platform, manifest }) => ({ input, platform, manifest })) };
 }
 

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeIndex } from "../../src/index-image/index.js";
 import { requireTool, readTar } from "../helpers/interop.js";
+import { haveRegistry, startRegistry } from "../helpers/registry.js";
 import { configFor, failure, makeDockerArchive, makeLayer, makeOciLayout, run, sha256 } from "../source/fixtures.js";
 
 const haveSkopeo = requireTool("skopeo");
@@ -99,6 +100,24 @@ describe.skipIf(!haveSkopeo)("strata index", () => {
     const index = JSON.parse(run("skopeo", ["inspect", "--raw", `oci-archive:${file}:v2`])) as Index;
     expect(index.manifests.map((m) => m.platform.architecture)).toEqual(["amd64", "arm64"]);
     expect(archOf(`oci-archive:${file}:v2`)).toBe("amd64");
+  });
+
+  it("to a registry: the images first, then the index; skopeo picks each platform from it", async () => {
+    if (!haveRegistry()) return;
+    const reg = await startRegistry("basic");
+    try {
+      const dest = `docker://${reg.host}/multi:v3`;
+      const r = await writeIndex([amd64, arm64], dest, { tmpDir: tmp, registry: { tlsVerify: false, creds: `${reg.user}:${reg.password}` } });
+      const creds = ["--tls-verify=false", "--creds", `${reg.user}:${reg.password}`];
+      const raw = run("skopeo", ["inspect", "--raw", ...creds, dest]);
+      expect(`sha256:${sha256(raw)}`).toBe(r.index.digest);
+      expect((JSON.parse(raw) as Index).manifests.map((m) => m.platform.architecture)).toEqual(["amd64", "arm64"]);
+      const out = path.join(tmp, "from-registry-arm64");
+      run("skopeo", ["copy", "--quiet", "--override-arch", "arm64", "--src-tls-verify=false", "--src-creds", `${reg.user}:${reg.password}`, dest, `oci:${out}:x`]);
+      expect(archOf(`oci:${out}:x`)).toBe("arm64");
+    } finally {
+      await reg.stop();
+    }
   });
 
   it("refuses two images of one platform, and zstd layers for a Docker list", async () => {
