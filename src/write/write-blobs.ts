@@ -116,7 +116,10 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
           const layer = spec.layers[i]!;
           const made = await produceLayer(run, layer, i, lacking[i]!, ring, path.join(spoolDir, `layer-${i}.spool`), { compression, level: opts.level, impl, blocks });
           const known = knownBlob(layer, compression, opts.level, impl);
-          if (known !== undefined && layer.known !== undefined && (made.blob.descriptor.digest !== known.descriptor.digest || made.diffId !== layer.known.diffId)) {
+          // A base image's own blob that could not be copied (its source kept no file) is made
+          // again by strata's compressor: other bytes, the same layer. Only the diff_id must agree.
+          const blobDiffers = known !== undefined && known.original !== true && made.blob.descriptor.digest !== known.descriptor.digest;
+          if (known !== undefined && layer.known !== undefined && (blobDiffers || made.diffId !== layer.known.diffId)) {
             const message = `layer ${i + 1} (${layer.paths[0] ?? "?"}) built to ${made.diffId} (blob ${made.blob.descriptor.digest}), but the cache said ${layer.known.diffId} (blob ${known.descriptor.digest})`;
             // The bytes just built are the truth; without --verify, they are used and the cache corrected.
             if (opts.verify === true) throw new StrataError("E_CHECKSUM", message, "a store path changed under the same name, or the cache is wrong: run `strata cache clear` and build again");
