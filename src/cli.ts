@@ -9,6 +9,7 @@ import { HELP, VERSION } from "./cli/help.js";
 import { progressReporter, type ProgressMode } from "./cli/progress.js";
 import { IMAGE_FLAGS } from "./cli/build-args.js";
 import { NIX_SHELL_FLAGS } from "./nix-shell/cli-args.js";
+import { REGISTRY_FLAGS } from "./cli/registry-args.js";
 import type { ProgressEvent } from "./image/image-spec.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
@@ -36,7 +37,8 @@ export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> =
   build: { ...COMMON, ...IMAGE_FLAGS },
   plan: { ...IMAGE_FLAGS, "store-root": COMMON["store-root"]!, "tmp-dir": COMMON["tmp-dir"]!, compare: { type: "boolean" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   merge: { output: COMMON["output"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  inspect: { ref: { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  inspect: { ref: { type: "string" }, platform: { type: "string" }, ...REGISTRY_FLAGS, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  pull: { output: COMMON["output"]!, format: COMMON["format"]!, platform: { type: "string" }, ...REGISTRY_FLAGS, workers: COMMON["workers"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, json: COMMON["json"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   demo: { ...COMMON },
   cache: { "cache-dir": { type: "string" }, "older-than": { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   export: { output: COMMON["output"]!, ref: { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
@@ -105,6 +107,7 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       return 0;
     }
     if (command === "export" || command === "index") return await runImageTool(command, v, positionals, controller.signal);
+    if (command === "pull") return await (await import("./cli/pull-command.js")).runPull(v, positionals, controller.signal, progress.onProgress, process.stderr);
     const common = await commonOptions(v, controller.signal, progress.onProgress);
     pool = await prestartPool(common.workers);
     if (command === "stream") {
@@ -193,7 +196,8 @@ async function runReport(command: "plan" | "inspect", v: Values, positionals: st
   const json = v["json"] === true;
   if (command === "inspect") {
     const { inspectImage, formatInspect } = await import("./inspect.js");
-    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), v["ref"] === undefined ? {} : { ref: str(v["ref"])! });
+    const { registryOptionsFromArgs } = await import("./cli/registry-args.js");
+    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), ...(v["platform"] === undefined ? {} : { platform: str(v["platform"])! }), registry: registryOptionsFromArgs(v) });
     process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
     return 0;
   }
