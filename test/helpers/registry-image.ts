@@ -11,17 +11,18 @@ import type { ImageResult } from "../../src/image/image-spec.js";
 import { makeFixtureStore, type FixtureStore } from "./fixture-store.js";
 import { skopeo, skopeoArgs, type TestRegistry } from "./registry.js";
 
-export function pullFixture(): FixtureStore {
+/** A small closure: app -> lib, data. With `busybox`, app also holds a static busybox (bin/busybox, bin/sh) to run. */
+export function pullFixture(busybox = false): FixtureStore {
   return makeFixtureStore([
     { name: "lib-1.0", entries: [{ kind: "file", path: "lib/libx.so", content: "\x7fELF not really\n".repeat(300), executable: true }] },
     { name: "data-2.0", entries: [{ kind: "file", path: "share/data.txt", content: "some data\n".repeat(4000) }, { kind: "symlink", path: "share/link", target: "data.txt" }] },
-    { name: "app", references: ["lib-1.0", "data-2.0"], entries: [{ kind: "file", path: "bin/app", content: "#!/bin/sh\necho app\n", executable: true }] },
+    { name: "app", references: ["lib-1.0", "data-2.0"], entries: [{ kind: "file", path: "bin/app", content: "#!/bin/sh\necho app\n", executable: true }, ...(busybox ? [{ kind: "busybox" as const }] : [])] },
   ]);
 }
 
 export const sha = (b: Uint8Array): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
-/** A strata-built OCI layout at `dir` (ref name `tag`). */
+/** A strata-built OCI layout at `dir` (ref name `tag`), gzip level 1 unless said otherwise. */
 export async function buildLayout(store: FixtureStore, dir: string, tag: string, extra: { architecture?: string; layerCompress?: "gzip" | "zstd" | "none"; text?: string } = {}): Promise<ImageResult> {
   return buildImage({
     graph: store.graph,
@@ -32,6 +33,8 @@ export async function buildLayout(store: FixtureStore, dir: string, tag: string,
     tag,
     format: "oci",
     layerCompress: extra.layerCompress ?? "gzip",
+    // Not strata's default level: a reader that recompressed the blobs (level 6) would change their digests.
+    ...(extra.layerCompress === "none" ? {} : { level: 1 }),
     output: dir,
     workers: 2,
     cache: false,
