@@ -17,6 +17,9 @@ import { RegistryBlobStore } from "../../src/dest/registry/registry-store.js";
 import { CredentialResolver } from "../../src/dest/registry/auth.js";
 import type { RegistryOptions } from "../../src/options.js";
 import { openRegistryImage } from "../../src/source/read-registry.js";
+import { RegistryConnections } from "../../src/dest/registry/connect.js";
+import { baseImageLayers } from "../../src/image/base-image.js";
+import { writeToBlobStores } from "../../src/write/write-blobs.js";
 import { inspectImage } from "../../src/inspect.js";
 import { writeIndex } from "../../src/index-image/index.js";
 import type { ImageResult } from "../../src/image/image-spec.js";
@@ -99,6 +102,27 @@ describe.skipIf(!have).each<RegistryMode>(["plain", "tls", "basic", "token"])("o
     }
     // nothing left behind
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith("strata-pull-"))).toEqual([]);
+  });
+
+  it("pushed back to the same registry, the pulled blobs are mounted, not uploaded, and the image keeps its ID", async () => {
+    const img = await openRegistryImage(`docker://${reg.host}/base/app:v1`, { tmpDir: tmp, registry: registryOptions(reg) });
+    const connections = new RegistryConnections(registryOptions(reg), tmp);
+    const target = connections.store(`docker://${reg.host}/copy/app:v1`);
+    try {
+      const spec = { layers: baseImageLayers(img), created: "1970-01-01T00:00:01+00:00", architecture: "amd64", config: {}, repoTags: [], mtime: 1, configBytes: img.configBytes };
+      const r = await writeToBlobStores(spec, [{ store: target, tags: ["v1"] }], { workers: 1, layerCompress: "gzip", level: 6, tmpDir: tmp });
+      expect(r.imageId).toBe(built.imageId);
+      expect(r.layers.map((l) => l.outcome)).toEqual(img.layers.map(() => "mounted"));
+      // only the config goes up (putBlob does not mount)
+      expect(target.stats()).toMatchObject({ blobsMounted: img.layers.length, blobsUploaded: 1, bytesSent: img.configBytes.length });
+    } finally {
+      await img.cleanup();
+      await target.close();
+      connections.close();
+    }
+    const copy = await inspectImage(`docker://${reg.host}/copy/app:v1`, { registry: registryOptions(reg) });
+    expect(copy.imageId).toBe(built.imageId);
+    expect(copy.layers.map((l) => l.digest)).toEqual(pushed.manifest.layers.map((l) => l.digest));
   });
 
   it("inspect streams the layers (digests, store paths) and shows the digest", async () => {
