@@ -63,13 +63,13 @@ interface Descriptor {
 export async function resolveRegistryImage(client: RegistryClient, ref: ImageReference, opts: { platform?: string | undefined } = {}): Promise<RegistryManifest> {
   const name = formatReference(ref);
   const repo = ref.repository;
+  const wanted = parsePlatform(opts.platform ?? DEFAULT_PLATFORM);
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest", ACCEPT);
   let manifest = top;
   let platform: string | undefined;
   let value = parseJson(top.bytes, `manifest of ${name}`);
   let mediaType = mediaTypeOf(top.mediaType, value, name);
   if (INDEXES.includes(mediaType)) {
-    const wanted = parsePlatform(opts.platform ?? DEFAULT_PLATFORM);
     const list = (value as { manifests?: unknown }).manifests;
     if (!Array.isArray(list)) throw malformed(name, "an image index with a list of manifests", JSON.stringify(value).slice(0, 200));
     const entries = list.map((d, i) => descriptor(d, `entry ${i} of the index of ${name}`, name));

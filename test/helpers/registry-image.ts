@@ -52,10 +52,10 @@ export interface Pushed {
 }
 
 /** skopeo copy `src` (any transport) to `repo:tag` in `reg`, and read back what the registry holds. */
-export async function pushWithSkopeo(reg: TestRegistry, src: string, repoTag: string, all = false): Promise<Pushed> {
+export async function pushWithSkopeo(reg: TestRegistry, src: string, repoTag: string, all = false, extra: readonly string[] = ["--preserve-digests"]): Promise<Pushed> {
   const ref = `docker://${reg.host}/${repoTag}`;
   const tls = skopeoArgs(reg).map((a) => a.replace("--tls-verify", "--dest-tls-verify").replace("--cert-dir", "--dest-cert-dir").replace("--creds", "--dest-creds"));
-  await skopeo(["copy", "--quiet", "--preserve-digests", ...(all ? ["--all"] : []), ...tls, src, ref]);
+  await skopeo(["copy", "--quiet", ...extra, ...(all ? ["--all"] : []), ...tls, src, ref]);
   const raw = await skopeo(["inspect", "--raw", ...skopeoArgs(reg), ref]);
   const manifest = JSON.parse(raw.toString("utf8")) as Pushed["manifest"];
   const configBytes = all ? Buffer.alloc(0) : await skopeo(["inspect", "--config", "--raw", ...skopeoArgs(reg), ref]);

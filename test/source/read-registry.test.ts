@@ -175,6 +175,18 @@ describe.skipIf(!have)("openRegistryImage: indexes and faults", () => {
     await expect(openRegistryImage(`docker://${reg.host}/multi/app:v1`, { ...opts, platform: "linux/s390x" })).rejects.toMatchObject({ code: "E_UNSUPPORTED", message: expect.stringMatching(/linux\/amd64, linux\/arm64/) });
   });
 
+  it("reads a Docker v2 schema 2 image (skopeo --format v2s2) as the same image", async () => {
+    const pushed = await pushWithSkopeo(reg, `oci:${layout}:v1`, "v2s2/app:v1", false, ["--format", "v2s2"]);
+    expect((pushed.manifest as { mediaType?: string }).mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    const img = await openRegistryImage(`docker://${reg.host}/v2s2/app:v1`, { tmpDir: tmp, registry: { tlsVerify: false } });
+    await img.cleanup();
+    expect(img.manifest.manifestMediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    expect(img.manifest.digest).toBe(pushed.digest);
+    expect(img.imageId).toBe(sha(pushed.configBytes));
+    expect(img.layers.map((l) => l.diffId)).toEqual(built.layers.map((l) => l.diffId));
+    expect(img.layers.map((l) => l.blob?.digest)).toEqual(pushed.manifest.layers.map((l) => l.digest));
+  });
+
   it("refuses a blob changed on the way (E_CHECKSUM), and keeps nothing", async () => {
     const pushed = await pushWithSkopeo(reg, `oci:${layout}:v1`, "flip/app:v1");
     const proxy = await flippingProxy(reg.host, pushed.manifest.layers[0]!.digest);
