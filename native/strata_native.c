@@ -21,6 +21,13 @@
  * (see list_dir below and src/layer/list-dir.ts): the store-layer walk's lookups, relative to the
  * open directory instead of along every file's whole path.
  *
+ * openBeneath(path, base): open the regular file `path` for reading with no symlink anywhere below
+ * its first `base` bytes (the store directory, opened the ordinary way): the file a layer planned,
+ * reached through the real directories the plan walked, not through one swapped for a symlink
+ * since. openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) on Linux >= 5.6, else one openat per
+ * component with O_NOFOLLOW. Always O_NOFOLLOW | O_NONBLOCK (a FIFO cannot block it). The
+ * descriptor, or -errno (ELOOP or ENOTDIR where a symlink was met).
+ *
  * fixMallocThreshold(bytes): mallopt(M_MMAP_THRESHOLD) with glibc (elsewhere absent). glibc serves
  * a large allocation with its own mmap at first, but raises that threshold (up to 32 MiB) each
  * time such a block is freed, after which large blocks come from the heap and their pages stay
@@ -48,7 +55,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__linux__) && __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#endif
 #include <node_api.h>
 
 /* The `want` integer arguments, or a TypeError with `usage` thrown (and 0 returned). */
@@ -109,6 +120,89 @@ static napi_value fix_malloc_threshold(napi_env env, napi_callback_info info) {
 #endif
 }
 
+#ifdef O_PATH
+#define DIR_ONLY (O_PATH | O_DIRECTORY | O_CLOEXEC)
+#else
+#define DIR_ONLY (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#endif
+#define FILE_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+/* openat of `rest` (relative, NUL-terminated) beneath directory `dfd`, no symlink followed. */
+static int open_no_links(int dfd, const char* rest) {
+#if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = FILE_FLAGS;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, dfd, rest, &how, sizeof how);
+  /* ENOSYS: an older kernel; EPERM: a seccomp filter that does not know openat2. */
+  if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return fd;
+#endif
+  int cur = dfd;
+  const char* p = rest;
+  for (;;) {
+    while (*p == '/') p++;
+    const char* slash = strchr(p, '/');
+    if (slash == NULL) {
+      int fd = openat(cur, p, FILE_FLAGS);
+      int e = errno;
+      if (cur != dfd) close(cur);
+      errno = e;
+      return fd;
+    }
+    size_t n = (size_t)(slash - p);
+    char* comp = malloc(n + 1);
+    if (comp == NULL) { if (cur != dfd) close(cur); errno = ENOMEM; return -1; }
+    memcpy(comp, p, n);
+    comp[n] = 0;
+    /* `..` would climb out: the plan never names one. */
+    int next = strcmp(comp, "..") == 0 ? (errno = EXDEV, -1) : openat(cur, comp, DIR_ONLY | O_NOFOLLOW);
+    int e = errno;
+    free(comp);
+    if (cur != dfd) close(cur);
+    if (next < 0) { errno = e; return -1; }
+    cur = next;
+    p = slash + 1;
+  }
+}
+
+static napi_value open_beneath(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void* raw;
+  size_t raw_len;
+  int64_t base;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_buffer_info(env, argv[0], &raw, &raw_len) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &base) != napi_ok) {
+    napi_throw_type_error(env, NULL, "openBeneath(path, base) takes a Buffer and an integer");
+    return NULL;
+  }
+  if (memchr(raw, 0, raw_len) != NULL || base < 0 || (size_t)base + 1 >= raw_len || ((char*)raw)[base] != '/') return number(env, -EINVAL);
+  char* path = malloc(raw_len + 1);
+  if (path == NULL) return number(env, -ENOMEM);
+  memcpy(path, raw, raw_len);
+  path[raw_len] = 0;
+  path[base] = 0; /* path: the directory; path + base + 1: what is beneath it */
+  const char* dir = base == 0 ? "/" : path;
+  /* Every file of a layer is beneath the same store directory: each thread keeps the last one
+   * open rather than opening and closing it per file (one descriptor per worker thread). */
+  static __thread char* held_dir = NULL;
+  static __thread int held_fd = -1;
+  if (held_dir == NULL || strcmp(held_dir, dir) != 0) {
+    if (held_fd >= 0) close(held_fd);
+    free(held_dir);
+    held_dir = NULL;
+    held_fd = open(dir, DIR_ONLY);
+    if (held_fd >= 0) held_dir = strdup(dir);
+    if (held_fd >= 0 && held_dir == NULL) { close(held_fd); held_fd = -1; errno = ENOMEM; }
+  }
+  int fd = held_fd < 0 ? -1 : open_no_links(held_fd, path + base + 1);
+  int e = errno;
+  free(path);
+  return number(env, fd < 0 ? -e : fd);
+}
+
 /* A growable byte buffer. */
 typedef struct { char* data; size_t len, cap; int oom; } bytes_t;
 
@@ -159,9 +253,18 @@ static napi_value list_dir(napi_env env, napi_callback_info info) {
   if (path == NULL) return number(env, -ENOMEM);
   memcpy(path, raw, raw_len);
   path[raw_len] = 0;
-  DIR* dir = opendir(path);
+  /* Not opendir(path): it follows a symlink. The walk lists a directory lstat saw as one; if it
+   * was swapped for a symlink since (to the host's /etc, say), O_NOFOLLOW fails with ELOOP (or
+   * ENOTDIR) instead of listing where it leads. O_NONBLOCK: a FIFO put there cannot block open(). */
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   free(path);
-  if (dir == NULL) return number(env, -errno);
+  if (fd < 0) return number(env, -errno);
+  DIR* dir = fdopendir(fd);
+  if (dir == NULL) {
+    int e = errno;
+    close(fd);
+    return number(env, -e);
+  }
   int dfd = dirfd(dir);
   bytes_t out = {0};
   int err = 0;
@@ -285,7 +388,7 @@ static napi_value sha256_final(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback fn; } fns[] = {
     {"setPipeSize", set_pipe_size}, {"fileOffset", file_offset}, {"seekTo", seek_to}, {"willNeed", will_need},
-    {"listDir", list_dir}, {"fixMallocThreshold", fix_malloc_threshold},
+    {"listDir", list_dir}, {"fixMallocThreshold", fix_malloc_threshold}, {"openBeneath", open_beneath},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -145,8 +145,9 @@ export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): Ima
   const storeLayers = !includeStore ? [] : options.previous === undefined ? planLayers(closure, planOptions) : planWithPrevious(closure, options.previous, planOptions);
   const warnings: string[] = [];
   const total = baseLayers + storeLayers.length + 1;
-  if (exceedsRuntimeLayerLimit(Math.max(total, typeof planOptions.strategy === "string" ? maxLayers : 0))) {
-    warnings.push(`the image may have up to ${Math.max(total, maxLayers)} layers; Docker and containerd refuse more than about ${RUNTIME_LAYER_LIMIT} (overlay mount limits)`);
+  // The layers the image really has: a budget above the limit that the closure does not fill is no problem.
+  if (exceedsRuntimeLayerLimit(total)) {
+    warnings.push(`the image has ${total} layers; Docker and containerd refuse more than about ${RUNTIME_LAYER_LIMIT} (overlay mount limits)`);
   }
   const owner = {
     uid: idOption(options.uid, "uid", BUILD_DEFAULTS.uid),
@@ -198,6 +199,7 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
       task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch, extras, chown: options.chown ?? [], chmod: options.chmod ?? [] },
       paths: plan.contents,
     });
+    opts.onProgress?.({ type: "plan", repoTag: plan.repoTag, layers: layers.length, estimatedBytes: layers.reduce((n, l) => n + (l.estimate ?? 0), 0) });
     return await writeImage(
       { layers, created: plan.created.iso, architecture: plan.architecture, config: plan.config, repoTags: [plan.repoTag], mtime: plan.mtime.epoch },
       opts,

@@ -3,97 +3,87 @@
  * which it imports lazily so `--help` is instant. One top-level catch turns every failure into one
  * line (code, message) plus a hint on stderr and a non-zero exit; --debug adds the stack.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { StrataError, toStrataError } from "./errors.js";
 import { HELP, VERSION } from "./cli/help.js";
-import { progressReporter, type ProgressMode } from "./cli/progress.js";
-import { IMAGE_FLAGS } from "./cli/build-args.js";
-import { NIX_SHELL_FLAGS } from "./nix-shell/cli-args.js";
-import { REGISTRY_FLAGS } from "./cli/registry-args.js";
-import type { ProgressEvent } from "./image/image-spec.js";
+import { progressReporter, type ProgressMode, type ProgressReporter } from "./cli/progress.js";
+import { closest, int, oneLine, parseCommandLine, str, type Values } from "./cli/args.js";
+import { COMMAND_TABLE, COMMANDS } from "./cli/commands.js";
+import { withFlagNames } from "./cli/flag-names.js";
+import type { ImageResult, ProgressEvent } from "./image/image-spec.js";
 import type { OutputOptions } from "./options.js";
 import { fixMallocThreshold } from "./native.js";
+import { removeRegisteredNow } from "./exit-cleanup.js";
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-const COMMON: NonNullable<ParseArgsConfig["options"]> = {
-  output: { type: "string", short: "o" },
-  format: { type: "string", short: "f" },
-  "layer-compress": { type: "string" },
-  compress: { type: "string" },
-  level: { type: "string" },
-  workers: { type: "string", short: "j" },
-  "tmp-dir": { type: "string" },
-  "store-root": { type: "string" },
-  quiet: { type: "boolean", short: "q" },
-  json: { type: "boolean" },
-  debug: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
-
-/** Every command and the flags it accepts (the --help texts must list exactly these: tested). */
-export const COMMANDS: Record<string, NonNullable<ParseArgsConfig["options"]>> = {
-  stream: { ...COMMON, "repo-tag": { type: "string", short: "t" }, repo_tag: { type: "string" } },
-  build: { ...COMMON, ...IMAGE_FLAGS },
-  plan: { ...IMAGE_FLAGS, "store-root": COMMON["store-root"]!, "tmp-dir": COMMON["tmp-dir"]!, compare: { type: "boolean" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  merge: { output: COMMON["output"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  inspect: { ref: { type: "string" }, platform: { type: "string" }, ...REGISTRY_FLAGS, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  pull: { output: COMMON["output"]!, format: COMMON["format"]!, platform: { type: "string" }, ...REGISTRY_FLAGS, workers: COMMON["workers"]!, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, json: COMMON["json"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  demo: { ...COMMON },
-  cache: { "cache-dir": { type: "string" }, "older-than": { type: "string" }, json: { type: "boolean" }, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  export: { output: COMMON["output"]!, ref: { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  index: { output: COMMON["output"]!, "manifest-format": { type: "string" }, "tmp-dir": COMMON["tmp-dir"]!, quiet: COMMON["quiet"]!, debug: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  "nix-shell-image": { ...COMMON, ...NIX_SHELL_FLAGS },
-};
+export { COMMANDS, int, str };
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   let debug = argv.includes("--debug");
+  // Known before parsing, so that a usage error is an event too.
+  const json = argv.includes("--json");
+  let reporter: ProgressReporter | undefined;
+  // Write errors on stdout reach the callers of writeReport(); without a listener, the 'error'
+  // event that follows them would crash with a stack trace.
+  if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => undefined);
   try {
-    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-      process.stdout.write(HELP.main);
-      return command === undefined ? 2 : 0;
+    if (command === undefined) {
+      // Not a request for help: a usage error, on stderr, where it does not mix with data.
+      process.stderr.write(HELP.main);
+      return 2;
+    }
+    if (command === "help" || command === "--help" || command === "-h") {
+      const topic = rest[0];
+      if (topic !== undefined && !(topic in HELP && topic !== "main")) throw unknownCommand(topic);
+      return (await writeReport(HELP[(topic ?? "main") as keyof typeof HELP])) ? 0 : READER_GONE;
     }
     if (command === "--version" || command === "-V") {
-      process.stdout.write(`strata ${VERSION}\n`);
-      return 0;
+      return (await writeReport(`strata ${VERSION}\n`)) ? 0 : READER_GONE;
     }
-    const spec = COMMANDS[command];
-    if (spec === undefined) {
-      throw new StrataError("E_USAGE", `unknown command ${JSON.stringify(command)}`, "run `strata --help` for the commands");
-    }
-    let parsed: { values: Values; positionals: string[] };
-    try {
-      parsed = parseArgs({ args: [...rest], options: spec, allowPositionals: true, strict: true }) as typeof parsed;
-    } catch (err) {
-      throw new StrataError("E_USAGE", (err as Error).message.split("\n")[0]!, `run \`strata ${command} --help\``);
-    }
+    const spec = COMMAND_TABLE[command];
+    if (spec === undefined) throw unknownCommand(command);
+    const parsed = parseCommandLine(command, rest, spec.flags, COMMANDS);
     const v = parsed.values;
     debug = v["debug"] === true;
-    if (v["help"] === true) {
-      process.stdout.write(HELP[command as keyof typeof HELP]);
-      return 0;
+    if (v["help"] === true) return (await writeReport(HELP[command as keyof typeof HELP])) ? 0 : READER_GONE;
+    if (v["quiet"] === true && v["json"] === true) {
+      throw new StrataError("E_USAGE", "-q and --json exclude each other: --json reports every event, -q none", "drop one: -q for silence, --json for a machine to read");
     }
-    return await run(command, v, parsed.positionals);
+    const { name, min, max } = spec.positionals;
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new StrataError("E_USAGE", max === 0
+        ? `strata ${command} takes no positional arguments, got ${JSON.stringify(parsed.positionals[0])}`
+        : `strata ${command} takes ${min === max ? "one" : min === 0 ? `at most ${max}` : "at least one"} ${name}, got ${parsed.positionals.length}`, `run \`strata ${command} --help\``);
+    }
+    const mode: ProgressMode = v["json"] === true ? "json" : v["quiet"] === true ? "quiet" : "auto";
+    reporter = progressReporter(mode);
+    return await run(command, v, parsed.positionals, reporter);
   } catch (err) {
-    return report(err, debug);
+    return report(err, debug, reporter ?? (json ? progressReporter("json") : undefined));
   }
 }
 
-async function run(command: string, v: Values, positionals: string[]): Promise<number> {
+function unknownCommand(command: string): StrataError {
+  const near = closest(command, Object.keys(COMMAND_TABLE));
+  return new StrataError("E_USAGE", `unknown command ${JSON.stringify(command)}${near === undefined ? "" : ` (did you mean ${near}?)`}`, "run `strata --help` for the commands");
+}
+
+async function run(command: string, v: Values, positionals: string[], progress: ProgressReporter): Promise<number> {
   fixMallocThreshold();
-  const mode: ProgressMode = v["json"] === true ? "json" : v["quiet"] === true ? "quiet" : "auto";
-  const progress = progressReporter(mode);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143); // second Ctrl-C: leave now
+    if (controller.signal.aborted) {
+      // Second Ctrl-C (or `timeout`, which signals the child and then its whole process group):
+      // leave now, without waiting for the build to unwind, but remove what it had begun.
+      removeRegisteredNow();
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    }
     controller.abort(new StrataError("E_ABORTED", `interrupted by ${signal}`, "nothing to do"));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let pool: typeof import("./pool/pool.js") | undefined;
   try {
-    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals);
+    if (command === "plan" || command === "inspect") return await runReport(command, v, positionals, controller.signal);
     if (command === "cache") {
       const { runCacheCommand } = await import("./cli/cache-command.js");
       const options = { ...(v["cache-dir"] === undefined ? {} : { cacheDir: str(v["cache-dir"])! }), ...(v["older-than"] === undefined ? {} : { olderThan: str(v["older-than"])! }), json: v["json"] === true };
@@ -107,27 +97,40 @@ async function run(command: string, v: Values, positionals: string[]): Promise<n
       return 0;
     }
     if (command === "export" || command === "index") return await runImageTool(command, v, positionals, controller.signal);
-    if (command === "pull") return await (await import("./cli/pull-command.js")).runPull(v, positionals, controller.signal, progress.onProgress, process.stderr);
-    const common = await commonOptions(v, controller.signal, progress.onProgress);
+    const common = await commonOptions(v, controller.signal, progress.onProgress, command === "demo");
     pool = await prestartPool(common.workers);
+    let result: ImageResult;
+    let destination = typeof common.output === "string" ? common.output : Array.isArray(common.output) ? common.output.join(", ") : "stdout";
     if (command === "stream") {
-      const conf = single(positionals, "CONF.json", "stream");
+      const conf = positionals[0]!;
       const { streamImage } = await import("./stream.js");
       const tag = str(v["repo-tag"]) ?? str(v["repo_tag"]);
-      await streamImage(conf, { ...common, ...(tag === undefined ? {} : { repoTag: tag }), ...storeRoot(v) });
+      result = await streamImage(conf, { ...common, ...(tag === undefined ? {} : { repoTag: tag }), ...storeRoot(v) });
     } else if (command === "nix-shell-image") {
-      const drv = single(positionals, "DRV.json", "nix-shell-image");
+      const drv = positionals[0]!;
       const [{ nixShellOptionsFromArgs }, { buildNixShellImage }] = await Promise.all([import("./nix-shell/cli-args.js"), import("./nix-shell/nix-shell-image.js")]);
-      await buildNixShellImage({ ...common, ...nixShellOptionsFromArgs(drv, v) });
+      result = await buildNixShellImage({ ...common, ...nixShellOptionsFromArgs(drv, v) });
+    } else if (command === "push") {
+      const { pushImage } = await import("./push.js");
+      destination = positionals[1]!;
+      result = await pushImage(positionals[0]!, { ...common, output: destination, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
+    } else if (command === "pull") {
+      const { runPull } = await import("./cli/pull-command.js");
+      ({ result, destination } = await runPull(v, positionals, common));
     } else if (command === "build") {
-      noPositionals(positionals, "build");
-      const [{ buildOptionsFromArgs }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);
-      await buildImage({ ...common, ...buildOptionsFromArgs(v) });
+      const [{ buildOptionsFromArgs, explainGraphError }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);
+      result = await buildImage({ ...common, ...buildOptionsFromArgs(v) }).catch((err: unknown) => {
+        throw explainGraphError(err, str(v["graph"]));
+      });
     } else {
-      noPositionals(positionals, "demo");
       const { runDemo } = await import("./cli/demo.js");
-      await runDemo(common);
+      ({ result, destination } = await runDemo(common, v["quiet"] !== true && v["json"] !== true));
     }
+    if (v["digestfile"] !== undefined) await writeDigestFile(str(v["digestfile"])!, result);
+    progress.finish({
+      repoTags: result.repoTags, destination, format: str(v["format"]) ?? (result.manifest === undefined ? "docker-archive" : "oci"), imageId: result.imageId,
+      manifestDigest: result.manifest?.digest, layers: result.layers, bytes: result.bytes, compress: str(v["compress"]),
+    });
     return 0;
   } finally {
     await pool?.discardSparePool();
@@ -144,14 +147,35 @@ async function prestartPool(workers: number | undefined): Promise<typeof import(
   return pool;
 }
 
-async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void): Promise<OutputOptions & { output: string | number }> {
-  const output = str(v["output"]);
-  if (output === undefined && v["format"] === "oci") {
+async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: ProgressEvent) => void, demo: boolean): Promise<OutputOptions & { output: string | number | readonly string[] }> {
+  const outputs = (v["output"] as string[] | undefined) ?? [];
+  if (outputs.length === 0 && v["format"] === "oci") {
     throw new StrataError("E_USAGE", "--format oci writes a layout directory, not a stream", "give the directory with -o DIR");
   }
-  if (output === undefined && process.stdout.isTTY) throw ttyError();
+  // demo writes to a temp file it names instead.
+  if (outputs.length === 0 && process.stdout.isTTY && !demo) throw ttyError();
+  const tlsVerify = str(v["tls-verify"]);
+  if (tlsVerify !== undefined && tlsVerify !== "true" && tlsVerify !== "false") {
+    throw new StrataError("E_USAGE", `--tls-verify takes true or false, got ${JSON.stringify(tlsVerify)}`, "e.g. --tls-verify=false for a registry on plain HTTP");
+  }
+  const manifestFormat = str(v["manifest-format"]);
+  if (v["no-cache"] === true && v["cache-dir"] !== undefined) {
+    throw new StrataError("E_USAGE", "--no-cache and --cache-dir exclude each other", "drop one");
+  }
+  const registry = {
+    ...(v["authfile"] === undefined ? {} : { authfile: str(v["authfile"])! }),
+    ...(v["creds"] === undefined ? {} : { creds: str(v["creds"])! }),
+    ...(v["cert-dir"] === undefined ? {} : { certDir: str(v["cert-dir"])! }),
+    ...(tlsVerify === undefined ? {} : { tlsVerify: tlsVerify === "true" }),
+    ...(v["jobs"] === undefined ? {} : { jobs: int(v["jobs"], "--jobs") }),
+  };
   return {
-    output: output ?? 1,
+    output: outputs.length === 0 ? 1 : outputs.length === 1 ? outputs[0]! : outputs,
+    registry,
+    ...(manifestFormat === undefined ? {} : { manifestFormat: manifestFormat as "oci" }),
+    ...(v["no-cache"] === true ? { cache: false as const } : v["cache-dir"] === undefined ? {} : { cache: str(v["cache-dir"])! }),
+    ...(v["verify"] === true ? { verify: true } : {}),
+    ...(v["cache-from"] === undefined ? {} : { cacheFrom: v["cache-from"] as string[] }),
     ...(v["format"] === undefined ? {} : { format: str(v["format"]) as OutputOptions["format"] & string }),
     ...(v["layer-compress"] === undefined ? {} : { layerCompress: str(v["layer-compress"]) as OutputOptions["layerCompress"] & string }),
     ...(v["compress"] === undefined ? {} : { compress: str(v["compress"]) as OutputOptions["compress"] & string }),
@@ -161,6 +185,18 @@ async function commonOptions(v: Values, signal: AbortSignal, onProgress: (e: Pro
     signal,
     onProgress,
   };
+}
+
+/** `--digestfile FILE`: the manifest digest, as podman and skopeo write it (no newline). */
+async function writeDigestFile(file: string, result: ImageResult): Promise<void> {
+  const digest = result.manifest?.digest;
+  if (digest === undefined) throw new StrataError("E_USAGE", "--digestfile needs a registry or OCI destination: a docker-archive has no manifest digest", "push with -o docker://... or write -o oci:DIR");
+  const fs = await import("node:fs");
+  try {
+    fs.writeFileSync(file, digest);
+  } catch (err) {
+    throw new StrataError("E_WRITE", `cannot write the digest file ${file}: ${(err as Error).message}`, "check the path", { cause: err });
+  }
 }
 
 function ttyError(): StrataError {
@@ -178,7 +214,7 @@ async function runImageTool(command: "export" | "index", v: Values, positionals:
       throw new StrataError("E_USAGE", "stdout is a terminal: a tar of the image's files would be written to it", "write to a file with -o FILE, or pipe the output (e.g. | tar -t)");
     }
     const { exportImage } = await import("./export/index.js");
-    const r = await exportImage(single(positionals, "IMAGE", "export"), toStdout ? 1 : output, { ...tmp, signal, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
+    const r = await exportImage(positionals[0]!, toStdout ? 1 : output, { ...tmp, signal, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
     if (v["quiet"] !== true) process.stderr.write(`exported ${r.entries} entries from ${r.layers} layers, ${r.bytes} bytes\n`);
     return 0;
   }
@@ -192,49 +228,59 @@ async function runImageTool(command: "export" | "index", v: Values, positionals:
 }
 
 /** plan and inspect: reports on stdout, no image written. */
-async function runReport(command: "plan" | "inspect", v: Values, positionals: string[]): Promise<number> {
+async function runReport(command: "plan" | "inspect", v: Values, positionals: string[], signal: AbortSignal): Promise<number> {
   const json = v["json"] === true;
+  let text: string;
   if (command === "inspect") {
     const { inspectImage, formatInspect } = await import("./inspect.js");
     const { registryOptionsFromArgs } = await import("./cli/registry-args.js");
-    const r = await inspectImage(single(positionals, "IMAGE", "inspect"), { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), ...(v["platform"] === undefined ? {} : { platform: str(v["platform"])! }), registry: registryOptionsFromArgs(v) });
-    process.stdout.write(json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r));
-    return 0;
+    const r = await inspectImage(positionals[0]!, { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), ...(v["platform"] === undefined ? {} : { platform: str(v["platform"])! }), registry: registryOptionsFromArgs(v), signal });
+    text = json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r);
+  } else {
+    const { runCompare } = await import("./cli/plan-command.js");
+    const root = str(v["store-root"]);
+    if (v["compare"] === true) {
+      const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
+      text = runCompare(positionals, closure, json);
+    } else {
+      noPositionals(positionals, "plan");
+      text = await runPlanExplained(v, json, signal);
+    }
   }
-  const [{ buildOptionsFromArgs }, { runPlan, runCompare }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
-  const root = str(v["store-root"]);
-  if (v["compare"] === true) {
-    const closure = { ...(str(v["graph"]) === undefined ? {} : { graph: str(v["graph"])! }), ...(v["from-store"] === undefined ? {} : { fromStore: v["from-store"] as string[] }), ...(root === undefined ? {} : { storeRoot: root }) };
-    runCompare(positionals, closure, json, process.stdout);
-    return 0;
-  }
-  noPositionals(positionals, "plan");
-  await runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }) }, json, process.stdout, (m) => process.stderr.write(`strata: warning: ${m}\n`));
-  return 0;
+  return (await writeReport(text)) ? 0 : READER_GONE;
 }
 
-export type CommonCliOptions = OutputOptions & { output: string | number };
+/**
+ * Exit code when the reader of a report went away (`strata inspect X | head`): 141, what a shell
+ * shows for git or skopeo killed by SIGPIPE there, and quietly, as they are: the reader had what
+ * it wanted. (An image stream cut short is different: its reader failed, and strata says so.)
+ */
+const READER_GONE = 141;
+
+/** Writes a report to stdout; false when its reader went away (EPIPE). */
+function writeReport(text: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => {
+      if (err === null || err === undefined) resolve(true);
+      else if ((err as NodeJS.ErrnoException).code === "EPIPE") resolve(false);
+      else reject(toStrataError(err, "writing stdout"));
+    });
+  });
+}
+
+async function runPlanExplained(v: Values, json: boolean, signal: AbortSignal): Promise<string> {
+  const [{ buildOptionsFromArgs, explainGraphError }, { runPlan }] = await Promise.all([import("./cli/build-args.js"), import("./cli/plan-command.js")]);
+  return runPlan({ ...buildOptionsFromArgs(v), ...(v["tmp-dir"] === undefined ? {} : { tmpDir: str(v["tmp-dir"])! }), signal }, json, (m) => process.stderr.write(`strata: warning: ${m}\n`))
+    .catch((err: unknown) => {
+      throw explainGraphError(err, str(v["graph"]));
+    });
+}
+
+export type CommonCliOptions = OutputOptions & { output: string | number | readonly string[] };
 
 function storeRoot(v: Values): { storeRoot?: string } {
   const root = str(v["store-root"]);
   return root === undefined ? {} : { storeRoot: root.replace(/\/+$/, "") };
-}
-
-export function str(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-export function int(value: unknown, flag: string): number {
-  const s = str(value) ?? "";
-  if (!/^-?\d+$/.test(s)) throw new StrataError("E_USAGE", `${flag} must be an integer, got ${JSON.stringify(s)}`, `e.g. ${flag} 4`);
-  return Number(s);
-}
-
-function single(positionals: string[], what: string, command: string): string {
-  if (positionals.length !== 1) {
-    throw new StrataError("E_USAGE", `strata ${command} takes one ${what}, got ${positionals.length}`, `run \`strata ${command} --help\``);
-  }
-  return positionals[0]!;
 }
 
 function noPositionals(positionals: string[], command: string): void {
@@ -243,9 +289,14 @@ function noPositionals(positionals: string[], command: string): void {
   }
 }
 
-function report(err: unknown, debug: boolean): number {
-  const e = toStrataError(err);
-  process.stderr.write(`strata: ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+/**
+ * The one place a failure is reported: one line (code, message; option names as the flags the
+ * user typed; never a raw newline), the hint, and with --json an `error` event instead.
+ */
+function report(err: unknown, debug: boolean, reporter: ProgressReporter | undefined): number {
+  const raw = withFlagNames(toStrataError(err));
+  const e = new StrataError(raw.code, oneLine(raw.message), oneLine(raw.hint), { cause: raw.cause });
+  if (reporter?.fail(e) !== true) process.stderr.write(`strata: ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   switch (e.code) {
     case "E_USAGE":

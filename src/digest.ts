@@ -1,8 +1,13 @@
 /**
  * Digests. The only module that imports node:crypto, so what is hashed, and how, is in one place.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { native } from "./native.js";
+
+/** `bytes` random bytes as lowercase hex: names nobody can predict (temp outputs beside the target). */
+export function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString("hex");
+}
 
 /** A running sha256 over bytes fed in order. */
 export interface Sha256 {

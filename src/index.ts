@@ -1,3 +1,7 @@
+/// <reference types="node" preserve="true" />
+// The declarations name Node's types (Buffer, AbortSignal, streams): a TypeScript consumer needs
+// @types/node, declared as an optional peer dependency in package.json (theirs is used, never a
+// second copy), and this directive says so in the published index.d.ts.
 /**
  * strata's library API. Re-exports only; see README.md for examples.
  *

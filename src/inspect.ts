@@ -12,8 +12,7 @@ import fs from "node:fs";
 import type { JsonValue } from "./image/py-json.js";
 import type { Digest } from "./digest.js";
 import { StrataError, toStrataError } from "./errors.js";
-import { fileChunks } from "./source/byte-stream.js";
-import { archiveFiles, directoryFiles, type ImageFiles } from "./source/image-files.js";
+import { archiveFiles, directoryFiles, fileChunks, type ImageFiles } from "./source/image-files.js";
 import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./source/image-list.js";
 import { scanLayer, type LayerScan } from "./source/layer-scan.js";
 import { selectImage } from "./source/open-images.js";
@@ -53,6 +52,8 @@ export interface InspectResult {
   readonly compression: Compression;
   /** How many images the input holds; the one described is the first, or the one `ref` names. */
   readonly images: number;
+  /** Which of them is described: 0-based. */
+  readonly imageIndex: number;
   readonly repoTags: readonly string[];
   /** OCI: the index entry's org.opencontainers.image.ref.name. */
   readonly refName?: string;
@@ -106,6 +107,7 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
     const image = selectImage(images, options.ref, input);
     const layers: InspectLayer[] = [];
     for (const [index, ref] of image.layers.entries()) {
+      options.signal?.throwIfAborted();
       const scan = await layerScan(files, ref, options.signal);
       layers.push(describeLayer(image.layers.length, index, ref, scan, input));
     }
@@ -113,6 +115,7 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
       format,
       compression,
       images: images.length,
+      imageIndex: images.indexOf(image),
       repoTags: image.repoTags,
       ...(image.refName === undefined ? {} : { refName: image.refName }),
       imageId: image.imageId,
@@ -168,6 +171,7 @@ async function inspectRegistryImage(input: string, options: InspectOptions): Pro
       format: "registry",
       compression: "none",
       images: 1,
+      imageIndex: 0,
       repoTags: ref.tag === undefined ? [] : [`${ref.registry}/${ref.repository}:${ref.tag}`],
       imageId: m.imageId,
       reference: name,
@@ -189,8 +193,8 @@ async function layerScan(files: ImageFiles, ref: LayerRef, signal: AbortSignal |
   const what = `layer ${ref.name} of ${files.what}`;
   if (file.layer instanceof Error) throw file.layer;
   if (file.layer !== undefined) return file.layer;
-  if (file.file !== undefined) return scanLayer(fileChunks(file.file), { what, list: true, ...(signal === undefined ? {} : { signal }) });
-  throw new StrataError("E_CLOSURE_INPUT", `${what}: expected a tar (plain, gzip or zstd), found data that is none of them (it starts with ${file.head?.subarray(0, 8).toString("hex") ?? "?"})`,
+  if (file.file !== undefined) return scanLayer(fileChunks({ ...file, file: file.file }, files.what), { what, list: true, ...(signal === undefined ? {} : { signal }) });
+  throw new StrataError("E_CLOSURE_INPUT", `${what}: expected a tar (plain, gzip or zstd), found data that is none of them`,
     "the image is corrupt; re-create it");
 }
 
@@ -224,7 +228,7 @@ export function formatInspect(r: InspectResult): string {
   if (r.reference !== undefined) kv("reference", r.reference);
   if (r.digest !== undefined) kv("digest", r.digest);
   if (r.manifestDigest !== undefined && r.manifestDigest !== r.digest) kv("manifest", `${r.manifestDigest}${r.platform === undefined ? "" : ` (${r.platform})`}`);
-  kv("format", `${r.format}${r.compression === "none" ? "" : ` (${r.compression})`}${r.images > 1 ? `, image 1 of ${r.images}` : ""}`);
+  kv("format", `${r.format}${r.compression === "none" ? "" : ` (${r.compression})`}${r.images > 1 ? `, image ${r.imageIndex + 1} of ${r.images}` : ""}`);
   kv("tags", r.repoTags.length === 0 ? "(none)" : r.repoTags.join(", "));
   if (r.refName !== undefined) kv("ref", r.refName);
   kv("platform", `${r.config.os ?? "?"}/${r.config.architecture ?? "?"}`);

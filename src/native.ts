@@ -28,6 +28,11 @@ export interface Native {
   sha256Init?: (state: Uint8Array) => void;
   sha256Update?: (state: Uint8Array, bytes: Uint8Array) => void;
   sha256Final?: (state: Uint8Array) => Buffer;
+  /**
+   * Open the regular file `path` (O_RDONLY | O_NOFOLLOW | O_NONBLOCK) with no symlink followed
+   * below its first `base` bytes: the descriptor, or -errno. Optional (absent in older builds).
+   */
+  openBeneath?: (path: Buffer, base: number) => number;
   /** mallopt(M_MMAP_THRESHOLD, bytes) with glibc: 1 if set. Optional (absent in older builds). */
   fixMallocThreshold?: (bytes: number) => number;
 }

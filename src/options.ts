@@ -4,11 +4,13 @@
  * every message.
  */
 import fs from "node:fs";
+import tty from "node:tty";
 import type { Sink } from "./dest/byte-output.js";
 import { DEFAULT_LEVEL, LEVEL_RANGE, type Codec } from "./write/codecs.js";
 import type { LayerCompression } from "./image/media-types.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";
 import type { ProgressEvent } from "./image/image-spec.js";
+import { isBlobStore, parseDestination, type Destination } from "./dest/destination.js";
 import { StrataError } from "./errors.js";
 import { DEFAULT_WORKERS, workerCount } from "./pool/worker-count.js";
 
@@ -16,9 +18,11 @@ import { DEFAULT_WORKERS, workerCount } from "./pool/worker-count.js";
 export interface OutputOptions {
   /**
    * Where the image goes: a file path (written under a temp name, renamed when complete), an open
-   * file descriptor (e.g. 1 for stdout), or a Sink. Default: stdout.
+   * file descriptor (e.g. 1 for stdout), a Sink, or a destination as skopeo spells it
+   * (`docker://HOST/REPO:TAG`, `oci:DIR[:REF]`, `oci-archive:FILE`, `docker-archive:FILE`).
+   * Several registries and layouts at once: a list; each layer is built once. Default: stdout.
    */
-  readonly output?: string | number | Sink;
+  readonly output?: string | number | Sink | readonly string[];
   /**
    * Output format: "docker-archive" (default), "oci" (a layout directory: `output` must be its
    * path), "oci-archive", or "docker" (Docker 25's dual OCI + docker-archive layout).
@@ -49,6 +53,11 @@ export interface OutputOptions {
   readonly manifestFormat?: "oci" | "docker";
   /** How to reach registries (`docker://` outputs and base images). */
   readonly registry?: RegistryOptions;
+  /**
+   * Images whose layers a registry build may reuse (`--cache-from`), besides the image already at
+   * each registry destination's tag: layers whose key they record are not built again.
+   */
+  readonly cacheFrom?: readonly string[];
 }
 
 /** Registry access, as skopeo and podman spell it (docs/registry.md). */
@@ -67,6 +76,8 @@ export interface RegistryOptions {
 
 export interface ResolvedOutputOptions {
   readonly output: string | number | Sink;
+  /** Registries and layouts to write to (blob stores), when the output names them; else empty. */
+  readonly stores: readonly BlobStoreDestination[];
   readonly format: OutputFormat;
   readonly layerCompress: LayerCompression;
   readonly layerLevel: number;
@@ -80,6 +91,7 @@ export interface ResolvedOutputOptions {
   readonly verify: boolean;
   readonly manifestFormat: "oci" | "docker";
   readonly registry: RegistryOptions;
+  readonly cacheFrom: readonly string[];
 }
 
 export const OUTPUT_DEFAULTS = {
@@ -88,7 +100,8 @@ export const OUTPUT_DEFAULTS = {
   workers: DEFAULT_WORKERS,
 } as const;
 
-export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
+export function resolveOutputOptions(options: OutputOptions): ResolvedOutputOptions {
+  const { o, stores } = resolveDestinations(options);
   const format = o.format ?? "docker-archive";
   if (!OUTPUT_FORMATS.includes(format)) {
     throw usage(`format must be one of ${OUTPUT_FORMATS.join(", ")}; got ${JSON.stringify(o.format)}`, "use --format docker-archive|oci|oci-archive|docker");
@@ -122,8 +135,14 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
     // Checked here, whether or not this build ends up spooling: a wrong path is wrong either way.
     throw usage(`tmp-dir ${o.tmpDir} is not an existing directory`, "give a directory that exists, e.g. --tmp-dir /var/tmp");
   }
+  const output = o.output ?? OUTPUT_DEFAULTS.output;
+  // 25 MB of tar on a screen is never what was meant; the CLI refuses the same way.
+  if (typeof output === "number" && tty.isatty(output)) {
+    throw usage(`output is a terminal (file descriptor ${output}): an image archive would be written to it`, "give output a file path, or redirect or pipe the output (e.g. | podman load)");
+  }
   return {
-    output: o.output ?? OUTPUT_DEFAULTS.output,
+    output: output as string | number | Sink,
+    stores,
     format,
     layerCompress,
     layerLevel,
@@ -137,6 +156,7 @@ export function resolveOutputOptions(o: OutputOptions): ResolvedOutputOptions {
     verify: o.verify ?? false,
     manifestFormat,
     registry: o.registry ?? {},
+    cacheFrom: o.cacheFrom ?? [],
   };
 }
 
@@ -171,3 +191,33 @@ function levelFor(c: LayerCompression, level: number | undefined): number {
 export function usage(message: string, hint: string): StrataError {
   return new StrataError("E_USAGE", message, hint);
 }
+
+/**
+ * Outputs named with a transport: registries and layouts become blob stores (format oci: layers
+ * compressed, gzip by default), an archive transport sets the format. A plain path keeps --format.
+ */
+function resolveDestinations(options: OutputOptions): { o: OutputOptions; stores: BlobStoreDestination[] } {
+  const list = Array.isArray(options.output) ? (options.output as readonly string[]) : typeof options.output === "string" ? [options.output] : undefined;
+  if (list === undefined) return { o: options, stores: [] };
+  if (list.length === 0) throw usage("output is an empty list", "give at least one destination");
+  const parsed = list.map((s) => ({ s, d: parseDestination(s) }));
+  if (list.length === 1 && parsed[0]!.d === undefined) return { o: { ...options, output: list[0]! }, stores: [] };
+  const bare = parsed.find((p) => p.d === undefined);
+  if (bare !== undefined) throw usage(`with several outputs, each needs its transport; ${JSON.stringify(bare.s)} has none`, "write oci:DIR, docker://HOST/REPO:TAG, oci-archive:FILE or docker-archive:FILE");
+  const dests = parsed.map((p) => p.d!);
+  const stores = dests.filter(isBlobStore);
+  if (stores.length === dests.length) {
+    if (options.format !== undefined && options.format !== "oci") {
+      throw usage(`format ${options.format} does not apply to ${list.join(", ")}`, "registries and oci: layouts take OCI manifests; drop --format");
+    }
+    return { o: { ...options, format: "oci", output: stores[0]!.kind === "oci" ? stores[0]!.dir : list[0]! }, stores };
+  }
+  if (dests.length > 1) throw usage(`${list.join(", ")}: an archive can only be the one output`, "write archives in separate runs, or push to registries and layouts together");
+  const d = dests[0] as Extract<Destination, { kind: "oci-archive" | "docker-archive" }>;
+  if (options.format !== undefined && options.format !== d.kind) {
+    throw usage(`format ${options.format} contradicts ${list[0]}`, `drop --format, or write ${options.format}:FILE`);
+  }
+  return { o: { ...options, format: d.kind, output: d.file }, stores: [] };
+}
+
+export type BlobStoreDestination = Extract<Destination, { kind: "registry" | "oci" }>;

@@ -8,6 +8,7 @@ import path from "node:path";
 import { buildImage } from "../build.js";
 import { sha256Hex } from "../digest.js";
 import { nixBase32 } from "../nix-base32.js";
+import type { ImageResult } from "../image/image-spec.js";
 import type { CommonCliOptions } from "../cli.js";
 
 interface DemoPath {
@@ -23,7 +24,12 @@ const DEMO: readonly DemoPath[] = [
   { name: "demo-app-1.0", refs: ["hello-2.12.1", "zlib-1.3.1"], files: { "bin/demo-app": "#!app\n".repeat(500), "etc/demo.conf": "greeting=hello\n" } },
 ];
 
-export async function runDemo(common: CommonCliOptions): Promise<void> {
+/**
+ * The image goes to -o FILE, else to stdout when it is not a terminal (`strata demo | podman
+ * load`), else to a temp file it names. The table of layers goes to stderr unless `table` is false
+ * (-q, --json).
+ */
+export async function runDemo(common: CommonCliOptions, table: boolean): Promise<{ result: ImageResult; destination: string }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "strata-demo-"));
   try {
     const storePath = (name: string): string => `/nix/store/${nixBase32(Buffer.from(sha256Hex(name), "hex").subarray(0, 20))}-${name}`;
@@ -38,7 +44,8 @@ export async function runDemo(common: CommonCliOptions): Promise<void> {
       const narSize = Object.values(p.files).reduce((n, c) => n + (typeof c === "string" ? c.length : 0), 0);
       return { path: storePath(p.name), references: [storePath(p.name), ...p.refs.map(storePath)], narSize };
     });
-    const output = typeof common.output === "string" ? common.output : path.join(os.tmpdir(), `strata-demo-${process.pid}.tar`);
+    const output = typeof common.output === "string" || !process.stdout.isTTY ? common.output : path.join(os.tmpdir(), `strata-demo-${process.pid}.tar`);
+    const destination = typeof output === "string" ? output : "stdout";
     const app = storePath("demo-app-1.0");
     const result = await buildImage({
       ...common,
@@ -50,13 +57,15 @@ export async function runDemo(common: CommonCliOptions): Promise<void> {
       maxLayers: 4,
       storeRoot: root,
     });
-    const lines = [`wrote ${output} (${result.bytes} bytes): ${result.repoTags[0]}, image ${result.imageId}`, "", "layer     bytes  diff_id                  store paths"];
+    if (!table) return { result, destination };
+    const lines = ["layer     bytes  diff_id                  store paths"];
     result.layers.forEach((l, i) => {
       const paths = l.paths.map((p) => p.replace(/^\/nix\/store\/[^-]+-/, "")).join(" ") || "(customisation: symlinks to the contents)";
       lines.push(`${String(i + 1).padStart(5)}  ${String(l.size).padStart(8)}  ${l.diffId.slice(0, 23)}  ${i === result.layers.length - 1 ? "customisation layer: " : ""}${paths}`);
     });
-    lines.push(`try: skopeo inspect docker-archive:${output}`);
+    if (typeof output === "string") lines.push(`try: skopeo inspect docker-archive:${output}`);
     process.stderr.write(lines.join("\n") + "\n");
+    return { result, destination };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

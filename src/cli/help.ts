@@ -32,8 +32,9 @@ const OUTPUT = `Output:
   --tmp-dir DIR          where layers waiting their turn are spooled (default: $TMPDIR or /tmp)
   --store-root DIR       read store paths under DIR (a chroot store: /nix/store/x is read at
                          DIR/nix/store/x, and named /nix/store/x in the image)
-  -q, --quiet            no progress on stderr
-  --json                 progress as JSON events on stderr, one object a line
+  -q, --quiet            no progress and no summary on stderr (warnings and errors only)
+  --json                 progress, the result and errors as JSON events on stderr, one object a
+                         line (docs/events.md); not with -q
   --debug                print stack traces with errors
   -h, --help             this help
 `;
@@ -42,28 +43,34 @@ const IMAGE = `
 Closure:
   --graph FILE           references graph: an exportReferencesGraph list, or the output of
                          \`nix path-info --json --recursive\` (list or object form)
-  --from-store PATH      read the closure of PATH from this machine's Nix database instead
-                         (repeatable; under --store-root if given); default contents: these paths
-  --contents PATH        a store path whose files appear at the image root (repeatable)
+  --graph -              read the graph from stdin
+  --from-store PATH...   read the closure of PATH from this machine's Nix database instead
+                         (under --store-root if given); default contents: these paths
+  --contents PATH...     store paths whose files appear at the image root; their closure goes
+                         into the store layers (required with --graph unless --config names
+                         store paths)
   --include-store-paths=false
                          no store layers at all (nixpkgs' includeStorePaths = false)
 
 Layers:
   --max-layers N         layer budget, base and customisation layers included (default: 100);
-                         a warning above 125, which runtimes refuse
+                         a warning when the image has more than 125 layers, which runtimes refuse
   --layering STRATEGY    auto (default: nixpkgs' auto-layer), popularity (the classic split), or
                          FILE.json: a layeringPipeline as nixpkgs users write it
   --previous PLAN.json   keep the layers of a previous plan (strata plan --json) where they fit
   --from IMAGE           base image (docker-archive, OCI layout or oci-archive, compressed or
                          not): its layers go first, its diff_ids are verified, its Env merges
-  --inherit-config       with --from: also keep its Cmd, Entrypoint, WorkingDir, User, Labels,
+  --inherit-config       needs --from: also keep its Cmd, Entrypoint, WorkingDir, User, Labels,
                          ExposedPorts, Volumes unless --config sets them
 
 Image:
+  -t, --repo-tag NAME:TAG
+                         name and tag in one (instead of --name and --tag)
   --name NAME            repository name (default: strata-image; lowercased as nixpkgs does)
   --tag TAG              tag (default: a hash of everything that decides the image)
   --config FILE          image config JSON (Cmd, Env, Entrypoint, ...)
-  --architecture ARCH    config architecture (default: amd64)
+  --architecture ARCH    config architecture, a GOARCH name as nixpkgs writes (amd64, arm64, ...;
+                         default: amd64)
   --created TIME         image creation time: ISO 8601, seconds since the epoch, or "now"
                          (default: 1970-01-01T00:00:01Z)
   --mtime TIME           mtime of every file in the layers (default: 1970-01-01T00:00:01Z)
@@ -78,7 +85,8 @@ Customisation layer (instead of extraCommands/fakeRootCommands):
                          /var/empty (nixpkgs' fakeNss)
   --nix-db               a Nix database of the contents' closure, registration times reset to
                          --mtime, gcroots for the contents (nixpkgs' includeNixDB)
-  --verify-nar           compute every NAR hash from the files and check the graph's
+  --verify-nar           compute every NAR hash from the files and check it against the one
+                         the graph gives (nixpkgs trusts the graph's hashes)
 `;
 
 export const HELP = {
@@ -86,7 +94,7 @@ export const HELP = {
 
 Usage:
   strata stream CONF.json [-t NAME:TAG] [-o FILE]   drop-in for nixpkgs' streamLayeredImage script
-  strata build --graph GRAPH.json --contents PATH... [options]
+  strata build --graph GRAPH.json --contents PATH... [-t NAME:TAG] [-o FILE]
                                                     build an image from a closure
   strata plan --graph GRAPH.json --contents PATH... print the layers a build would make
   strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
@@ -100,9 +108,9 @@ Usage:
   strata cache [show|prune|clear]                   the local layer cache: show it, prune it
   strata --version
 
-Run \`strata COMMAND --help\` for a command's options. Errors print a code and a hint
-(docs/errors.md lists them); exit codes: 0 ok, 1 error, 2 usage, 130 interrupted,
-141 the reader of the output went away.
+Run \`strata COMMAND --help\` or \`strata help COMMAND\` for a command's options. Errors
+print a code and a hint (docs/errors.md lists them); exit codes: 0 ok, 1 error, 2 usage,
+130 interrupted, 141 the reader of the output went away.
 `,
   stream: `Usage: strata stream CONF.json [options]
 
@@ -122,7 +130,8 @@ Builds a layered image from a closure, as nixpkgs' buildLayeredImage does: the s
 closure of --contents (and of store paths named in --config) go into store layers, grouped under
 the layer budget (auto-layer by default, as nixpkgs now); a base image's layers go first; a
 customisation layer holds the symlink join of --contents and the extras below.
-${IMAGE}${OUTPUT}`,
+${IMAGE}
+${OUTPUT}`,
   plan: `Usage: strata plan (--graph GRAPH.json | --from-store PATH...) [--contents PATH...] [options]
        strata plan --compare A.json B.json (--graph GRAPH.json | --from-store PATH...)
 
@@ -271,6 +280,7 @@ ${OUTPUT}`,
   demo: `Usage: strata demo [options]
 
 Generates a small closure in a temp dir, builds an image from it with strata build, and prints
-its layers. Writes the image to -o FILE, or to a temp file it names.
+its layers. Writes the image to -o FILE; without -o, to stdout when it is not a terminal
+(\`strata demo -q | podman load\`), else to a temp file it names.
 ${OUTPUT}`,
 } as const;

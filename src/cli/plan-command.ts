@@ -11,29 +11,28 @@ import { parseLayerPlan } from "../plan/layer-plan-json.js";
 import { baseImageInfo, openBaseImage } from "../image/base-image.js";
 import fs from "node:fs";
 
-export async function runPlan(options: BuildOptions, json: boolean, out: NodeJS.WritableStream, warn: (m: string) => void): Promise<void> {
+/** The plan as text (a table, or JSON); a base image (--from) is read and verified, and `options.signal` stops that. */
+export async function runPlan(options: BuildOptions, json: boolean, warn: (m: string) => void): Promise<string> {
   const base = await openBaseImage(options.from, options);
   try {
     const plan = planImage(options, baseImageInfo(base));
     plan.warnings.forEach(warn);
-    if (json) {
-      out.write(JSON.stringify(plan.storeLayers, null, 2) + "\n");
-      return;
-    }
+    if (json) return JSON.stringify(plan.storeLayers, null, 2) + "\n";
     const size = (p: string): number => plan.graph.paths.get(p)?.narSize ?? 0;
     const rows = plan.storeLayers.map((paths, i) => {
       const closure = closureOf(plan.graph, paths);
       const closureSize = [...closure.paths.values()].reduce((n, x) => n + x.narSize, 0);
       return [String(i + 1 + plan.baseLayers), String(paths.length), human(paths.reduce((n, p) => n + size(p), 0)), human(closureSize), names(paths)];
     });
-    out.write(table(["layer", "paths", "size", "closure", "store paths"], rows));
-    out.write(`${plan.storeLayers.length} store layers${plan.baseLayers > 0 ? ` after ${plan.baseLayers} base layers` : ""}, then the customisation layer; ${plan.repoTag}\n`);
+    return table(["layer", "paths", "size", "closure", "store paths"], rows) +
+      `${plan.storeLayers.length} store layers${plan.baseLayers > 0 ? ` after ${plan.baseLayers} base layers` : ""}, then the customisation layer; ${plan.repoTag}\n`;
   } finally {
     await base?.cleanup();
   }
 }
 
-export function runCompare(files: readonly string[], options: Pick<BuildOptions, "graph" | "fromStore" | "storeRoot">, json: boolean, out: NodeJS.WritableStream): void {
+/** How much two plans share, as text (a summary, or JSON). */
+export function runCompare(files: readonly string[], options: Pick<BuildOptions, "graph" | "fromStore" | "storeRoot">, json: boolean): string {
   if (files.length !== 2) throw new StrataError("E_USAGE", `--compare takes two plan files, got ${files.length}`, "strata plan --compare A.json B.json --graph GRAPH.json");
   if (options.graph === undefined && options.fromStore === undefined) {
     throw new StrataError("E_USAGE", "--compare needs the paths' sizes: give --graph or --from-store", "e.g. strata plan --compare A.json B.json --graph graph.json");
@@ -41,13 +40,10 @@ export function runCompare(files: readonly string[], options: Pick<BuildOptions,
   const graph = readBuildGraph(options);
   const [a, b] = files.map((f) => parseLayerPlan(fs.readFileSync(f, "utf8"), f)) as [ReturnType<typeof parseLayerPlan>, ReturnType<typeof parseLayerPlan>];
   const r = compareLayerPlans(a, b, (p) => graph.paths.get(p)?.narSize ?? 0);
-  if (json) {
-    out.write(JSON.stringify(r, null, 2) + "\n");
-    return;
-  }
+  if (json) return JSON.stringify(r, null, 2) + "\n";
   const pct = (x: number, of: number): string => (of === 0 ? "-" : `${((100 * x) / of).toFixed(1)}%`);
-  out.write(`${files[0]}: ${r.a.layers} layers, ${human(r.a.bytes)}\n${files[1]}: ${r.b.layers} layers, ${human(r.b.bytes)}\n`);
-  out.write(`shared: ${r.shared.layers} layers, ${human(r.shared.bytes)} (${pct(r.shared.bytes, r.b.bytes)} of the second plan's bytes need not be shipped again)\n`);
+  return `${files[0]}: ${r.a.layers} layers, ${human(r.a.bytes)}\n${files[1]}: ${r.b.layers} layers, ${human(r.b.bytes)}\n` +
+    `shared: ${r.shared.layers} layers, ${human(r.shared.bytes)} (${pct(r.shared.bytes, r.b.bytes)} of the second plan's bytes need not be shipped again)\n`;
 }
 
 function names(paths: readonly string[]): string {

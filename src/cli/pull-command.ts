@@ -1,37 +1,35 @@
 /** `strata pull docker://REF -o DEST`: the command line over pullImage (src/pull.ts). */
 import { StrataError } from "../errors.js";
-import type { ProgressEvent } from "../image/image-spec.js";
-import { registryOptionsFromArgs } from "./registry-args.js";
+import type { ImageResult } from "../image/image-spec.js";
+import type { OutputOptions } from "../options.js";
+import type { Values } from "./args.js";
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-export async function runPull(v: Values, positionals: readonly string[], signal: AbortSignal, onProgress: (e: ProgressEvent) => void, stderr: NodeJS.WritableStream): Promise<number> {
-  if (positionals.length !== 1) throw new StrataError("E_USAGE", `strata pull takes one docker://REF, got ${positionals.length} arguments`, "run `strata pull --help`");
-  const output = typeof v["output"] === "string" ? v["output"] : undefined;
-  if (output === undefined) throw new StrataError("E_USAGE", "strata pull needs -o DEST", "e.g. -o oci:DIR, -o docker-archive:FILE.tar, or -o - | podman load");
+/** `common`: the output options the CLI parsed (registry flags, workers, tmp dir, signal, progress). */
+export async function runPull(v: Values, positionals: readonly string[], common: OutputOptions & { output: string | number | readonly string[] }): Promise<{ result: ImageResult; destination: string }> {
+  const outputs = typeof common.output === "string" ? [common.output] : Array.isArray(common.output) ? common.output : [];
+  if (outputs.length !== 1) throw new StrataError("E_USAGE", `strata pull writes one destination, got ${outputs.length}`, "e.g. -o oci:DIR, -o docker-archive:FILE.tar, or -o - | podman load");
+  const output = outputs[0]!;
   const format = typeof v["format"] === "string" ? v["format"] : undefined;
   if (format !== undefined && format !== "docker-archive" && format !== "oci" && format !== "oci-archive") {
     throw new StrataError("E_USAGE", `--format must be docker-archive, oci or oci-archive, got ${JSON.stringify(format)}`, "e.g. --format oci");
   }
-  if (output === "-" && process.stdout.isTTY && format !== "oci") {
+  if (output === "-" && process.stdout.isTTY) {
     throw new StrataError("E_USAGE", "stdout is a terminal: an image archive would be written to it", "write to a file with -o FILE, or pipe the output (e.g. | podman load)");
   }
   const { pullImage } = await import("../pull.js");
-  const str = (k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
-  const workers = str("workers");
-  if (workers !== undefined && !/^\d+$/.test(workers)) throw new StrataError("E_USAGE", `--workers must be an integer, got ${JSON.stringify(workers)}`, "e.g. --workers 4");
+  const platform = typeof v["platform"] === "string" ? v["platform"] : undefined;
   const r = await pullImage(positionals[0]!, output, {
     ...(format === undefined ? {} : { format }),
-    registry: registryOptionsFromArgs(v),
-    ...(str("platform") === undefined ? {} : { platform: str("platform")! }),
-    ...(str("tmp-dir") === undefined ? {} : { tmpDir: str("tmp-dir")! }),
-    ...(workers === undefined ? {} : { workers: Number(workers) }),
-    signal,
-    onProgress,
+    ...(common.registry === undefined ? {} : { registry: common.registry }),
+    ...(platform === undefined ? {} : { platform }),
+    ...(common.tmpDir === undefined ? {} : { tmpDir: common.tmpDir }),
+    ...(common.workers === undefined ? {} : { workers: common.workers }),
+    ...(common.signal === undefined ? {} : { signal: common.signal }),
+    ...(common.onProgress === undefined ? {} : { onProgress: common.onProgress }),
   });
   if (v["quiet"] !== true && v["json"] !== true) {
-    stderr.write(`pulled ${r.reference} (${r.digest}) to ${output}: image ${r.imageId}, ${r.layers.length} layers\n`);
+    // The registry's digest, to pin the source (the summary names what was written).
+    process.stderr.write(`pulled ${r.reference}: ${r.digest}${r.manifestDigest === r.digest ? "" : ` (image manifest ${r.manifestDigest})`}\n`);
   }
-  if (v["json"] === true) stderr.write(JSON.stringify({ type: "pulled", reference: r.reference, digest: r.digest, manifestDigest: r.manifestDigest, imageId: r.imageId, destination: output }) + "\n");
-  return 0;
+  return { result: r, destination: output };
 }

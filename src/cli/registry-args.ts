@@ -1,18 +1,19 @@
 /**
  * The registry flags, as skopeo and podman spell them, shared by the commands that read or write
- * registries: `--authfile FILE`, `--creds USER[:PASS]`, `--cert-dir DIR`, `--tls-verify=false`.
- * `--tls-verify` is a string option (true|false) so that `--tls-verify=false` parses.
+ * registries without writing to them (inspect): `--authfile FILE`, `--creds USER[:PASS]`,
+ * `--cert-dir DIR`, `--tls-verify=false` (a string option, true|false). The image-writing commands
+ * (pull among them) take them with the output flags (commands.ts, cli.ts commonOptions).
  */
-import type { ParseArgsConfig } from "node:util";
 import { StrataError } from "../errors.js";
 import type { RegistryOptions } from "../options.js";
+import type { Flags } from "./args.js";
 
-export const REGISTRY_FLAGS: NonNullable<ParseArgsConfig["options"]> = {
+export const REGISTRY_FLAGS = {
   authfile: { type: "string" },
   creds: { type: "string" },
   "cert-dir": { type: "string" },
   "tls-verify": { type: "string" },
-};
+} as const satisfies Flags;
 
 /** The --help lines of REGISTRY_FLAGS. */
 export const REGISTRY_HELP = `Registry:

@@ -7,6 +7,7 @@
 import type { JsonValue } from "../image/py-json.js";
 import { StrataError } from "../errors.js";
 import { parseImageTime, type ImageTime } from "../image-time.js";
+import { storeDirProblem, storePathProblem } from "./graph-checks.js";
 
 export interface StreamConf {
   readonly storeDir: string;
@@ -49,21 +50,30 @@ export function parseStreamConf(text: string, source: string): StreamConf {
   };
 
   const storeDir = str("store_dir", "/nix/store");
+  const dirProblem = storeDirProblem(storeDir);
+  if (dirProblem !== undefined) throw bad(source, "store_dir", `a store directory (${dirProblem})`, storeDir);
   const layersRaw = o["store_layers"];
   if (!Array.isArray(layersRaw) || !layersRaw.every((l) => Array.isArray(l) && l.every((p) => typeof p === "string"))) {
     throw bad(source, "store_layers", "a list of lists of store paths", layersRaw);
   }
   const storeLayers = layersRaw as string[][];
+  // nixpkgs' script only asserts a string prefix; strata reads these paths as root, so each must be
+  // a store path itself: not the store (which would pack every path in it), not a file inside one,
+  // no `..` that climbs out of it.
   for (const layer of storeLayers) {
     for (const p of layer) {
-      if (!p.startsWith(storeDir)) {
-        throw new StrataError("E_STORE_PATH", `${source}: store_layers names ${p}, which is not under store_dir ${storeDir}`,
-          "every store path must start with store_dir (nixpkgs: \"Expecting absolute paths from store_dir\")");
+      const problem = storePathProblem(p, storeDir, { hashed: true });
+      if (problem !== undefined) {
+        throw new StrataError("E_STORE_PATH", `${source}: store_layers names ${JSON.stringify(p)}, which is not a store path directly under store_dir ${storeDir}: ${problem}`,
+          "store_layers lists store paths as nixpkgs writes them (<store_dir>/<hash>-<name>); pass the conf.json it wrote, unmodified");
       }
     }
   }
   const fromImage = o["from_image"] ?? null;
   if (fromImage !== null && typeof fromImage !== "string") throw bad(source, "from_image", "null or a path", fromImage);
+  if (fromImage !== null) checkNamedPath(fromImage, "from_image", storeDir, source, true);
+  const customisationLayer = str("customisation_layer");
+  checkNamedPath(customisationLayer, "customisation_layer", storeDir, source, false);
   const config = o["config"] ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw bad(source, "config", "an object", config);
 
@@ -72,7 +82,7 @@ export function parseStreamConf(text: string, source: string): StreamConf {
     storeDir,
     fromImage,
     storeLayers,
-    customisationLayer: str("customisation_layer"),
+    customisationLayer,
     repoTag: str("repo_tag"),
     created,
     // Classic confs had no mtime: `created` was the mtime of every file then.
@@ -84,6 +94,29 @@ export function parseStreamConf(text: string, source: string): StreamConf {
     architecture: str("architecture", "amd64"),
     config: config as { [key: string]: JsonValue },
   };
+}
+
+/**
+ * customisation_layer and from_image: nixpkgs writes store paths there, and a path under store_dir
+ * must be one (it is read under --store-root): customisation_layer the output of its derivation,
+ * from_image a store path or a file inside one (`"${drv}/image.tar"` is a valid fromImage). A path
+ * elsewhere is read where it is, as nixpkgs' script reads it (hand-written confs and tests name
+ * files outside the store). Either way no `..` or `.` component, which would only disguise where
+ * the path leads.
+ */
+function checkNamedPath(p: string, key: string, storeDir: string, source: string, inside: boolean): void {
+  const inStore = p === storeDir || p.startsWith(`${storeDir}/`);
+  const below = inStore ? p.slice(storeDir.length + 1).split("/") : [];
+  const storePath = inStore ? `${storeDir}/${below[0] ?? ""}` : p;
+  const dots = p.split("/").some((c) => c === ".." || c === ".");
+  const problem = p === "" ? "it is empty"
+    : dots ? "it has a '.' or '..' component"
+    : !inStore ? undefined
+    : storePathProblem(inside ? storePath : p, storeDir, { hashed: true }) ?? (below.slice(1).includes("") ? "it has an empty component or a trailing slash" : undefined);
+  if (problem !== undefined) {
+    throw new StrataError("E_STORE_PATH", `${source}: ${key} names ${JSON.stringify(p)}, which is not ${inStore ? `a store path ${inside ? "(or a file in one) " : ""}directly under store_dir ${storeDir}` : "a plain path"}: ${problem}`,
+      `${key} names a store path as nixpkgs writes it (<store_dir>/<hash>-<name>); pass the conf.json it wrote, unmodified`);
+  }
 }
 
 function bad(source: string, key: string, expected: string, got: unknown): StrataError {

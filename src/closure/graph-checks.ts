@@ -19,8 +19,15 @@ interface Node {
  */
 const NAME_CHARS = /^[A-Za-z0-9+\-._?=]+$/;
 
-/** Why `path` is not a store path directly under `storeDir`, or undefined when it is one. */
-export function storePathProblem(path: string, storeDir: string): string | undefined {
+/** A store path name as Nix makes it: 32 characters of Nix base-32 (no e, o, u, t), a dash, a name. */
+const HASHED_NAME = /^[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+\-._?=]{1,211}$/;
+
+/**
+ * Why `path` is not a store path directly under `storeDir`, or undefined when it is one. With
+ * `hashed`, the name must also start with a Nix hash (`<32 base-32 chars>-`), as every path of a
+ * real store does; graphs built in code by tests use short names, so it is not the default.
+ */
+export function storePathProblem(path: string, storeDir: string, options: { readonly hashed?: boolean } = {}): string | undefined {
   const prefix = `${storeDir}/`;
   if (!path.startsWith(prefix)) return `it does not start with ${prefix}`;
   const name = path.slice(prefix.length);
@@ -28,15 +35,25 @@ export function storePathProblem(path: string, storeDir: string): string | undef
   if (name.includes("/")) return "it names a file inside a store path, not a store path";
   if (name.startsWith(".")) return "its name starts with '.' (this also rules out '..')";
   if (!NAME_CHARS.test(name)) return "its name has characters Nix does not allow in store paths";
+  if (options.hashed === true && !HASHED_NAME.test(name)) return "its name is not <32-character Nix hash>-<name>";
+  return undefined;
+}
+
+/** Why `storeDir` is not a store directory as Nix prints it, or undefined when it is one. */
+export function storeDirProblem(storeDir: string): string | undefined {
+  if (!storeDir.startsWith("/") || storeDir.endsWith("/") || storeDir.includes("//")) return "it must be absolute, without a trailing slash";
+  // `/nix/store/..` would make `/nix/store/../x` a "store path" directly under it.
+  if (storeDir.split("/").some((c) => c === "." || c === "..")) return "it must not have '.' or '..' components";
   return undefined;
 }
 
 /** The store directory must be absolute and without a trailing slash, as Nix prints it (so not `/`). */
 export function checkStoreDir(storeDir: string): void {
-  if (!storeDir.startsWith("/") || storeDir.endsWith("/") || storeDir.includes("//")) {
+  const problem = storeDirProblem(storeDir);
+  if (problem !== undefined) {
     throw new StrataError(
       "E_USAGE",
-      `storeDir must be an absolute directory without a trailing slash, got ${JSON.stringify(storeDir)}`,
+      `storeDir must be an absolute directory without a trailing slash or '..', got ${JSON.stringify(storeDir)}: ${problem}`,
       "pass the store directory as Nix prints it, normally /nix/store",
     );
   }

@@ -11,11 +11,14 @@ import { openImage } from "../source/read-image.js";
 import type { RegistryImage } from "../source/read-registry.js";
 import type { SourceImage } from "../source/types.js";
 import type { ImageLayer, KnownBlob } from "./image-spec.js";
+import { layerKey } from "../layer/layer-key.js";
 import { layerMediaType } from "./media-types.js";
 
 export interface BaseImageOptions {
   readonly tmpDir?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Which image of a multi-image input (a RepoTag or OCI ref name). */
+  readonly ref?: string | undefined;
   /** A `docker://` base: credentials and TLS. */
   readonly registry?: RegistryOptions | undefined;
   /** Told (as a warning) what digest a `docker://` base's tag resolved to, so that builds can pin it. */
@@ -24,7 +27,7 @@ export interface BaseImageOptions {
 
 export async function openBaseImage(input: string | null | undefined, opts: BaseImageOptions): Promise<SourceImage | undefined> {
   if (input === undefined || input === null) return undefined;
-  const image = await openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), signal: opts.signal, registry: opts.registry });
+  const image = await openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), signal: opts.signal, registry: opts.registry, ...(opts.ref === undefined ? {} : { ref: opts.ref }) });
   if (image.format === "registry") {
     const m = (image as RegistryImage).manifest;
     if (m.resolvedFromTag) {
@@ -55,9 +58,10 @@ export function baseImageLayers(base: SourceImage | undefined): ImageLayer[] {
       ...(l.blob.file === undefined ? {} : { file: l.blob.file }),
       ...(l.blob.origin === undefined ? {} : { origin: l.blob.origin }),
     }];
-    const sha = l.diffId.slice("sha256:".length);
+    const task = { kind: "file" as const, path: l.path, expectedSha256: l.diffId.slice("sha256:".length) };
     return {
-      task: { kind: "file" as const, path: l.path, expectedSha256: sha },
+      task,
+      key: layerKey(task),
       paths: [l.name],
       estimate: l.size,
       known: { diffId: l.diffId, size: l.size, blobs },

@@ -64,14 +64,35 @@ export interface ImageSpec {
   readonly configBytes?: Uint8Array | undefined;
 }
 
+/** Every event and field is documented in docs/events.md (and a test checks that list). */
 export type ProgressEvent =
+  /** The plan is made (buildImage): the image's name, its layer count and uncompressed size as planned. */
+  | { readonly type: "plan"; readonly repoTag: string; readonly layers: number; readonly estimatedBytes: number }
   | { readonly type: "start"; readonly layers: number }
   /** A layer is done: written, or (blob stores) found `present` or `mounted` without being built. */
   | { readonly type: "layer"; readonly index: number; readonly layers: number; readonly diffId: Digest; readonly size: number; readonly blob?: Descriptor; readonly outcome?: "written" | "present" | "mounted" }
+  /** More bytes of uncompressed layer tar were made (whatever is compressed after). */
   | { readonly type: "bytes"; readonly bytes: number }
-  | { readonly type: "done"; readonly imageId: Digest; readonly bytes: number }
+  /**
+   * The image is complete. `bytes` is what was written (compressed size when compressing). The
+   * CLI adds what it knows once the call returns: the optional fields.
+   */
+  | {
+    readonly type: "done";
+    readonly imageId: Digest;
+    readonly bytes: number;
+    readonly repoTags?: readonly string[];
+    readonly destination?: string;
+    readonly format?: string;
+    readonly manifestDigest?: Digest;
+    readonly diffIds?: readonly Digest[];
+    readonly layerBytes?: number;
+    readonly seconds?: number;
+  }
   /** Something the user should know that does not stop the build. */
-  | { readonly type: "warning"; readonly message: string };
+  | { readonly type: "warning"; readonly message: string }
+  /** The CLI's failure report with --json (the library throws a StrataError instead). */
+  | { readonly type: "error"; readonly code: string; readonly message: string; readonly hint: string };
 
 export interface WriteOptions {
   readonly workers: number;

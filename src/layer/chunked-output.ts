@@ -5,7 +5,9 @@
  */
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
+import { native } from "../native.js";
 import { fsError } from "./fs-errors.js";
+import { errnoError } from "./list-dir.js";
 import { headerLength, writeHeader, type TarHeaderFields } from "./tar-header.js";
 
 /**
@@ -83,15 +85,10 @@ export class ChunkedOutput {
   /**
    * Copy exactly `size` bytes of the regular file `path` (as planned), and fail with E_FILE_CHANGED
    * if the file now holds fewer or more bytes. `opened`: a descriptor of it already open (the
-   * prefetch window's), closed here like one opened here.
+   * prefetch window's), closed here like one opened here. `base`: see openPlanned.
    */
-  file(path: Buffer, size: number, opened?: number): void {
-    let fd: number;
-    try {
-      fd = opened ?? fs.openSync(path, "r");
-    } catch (err) {
-      throw fsError(err, path);
-    }
+  file(path: Buffer, size: number, opened?: number, base?: number): void {
+    const fd = opened ?? openPlanned(path, size, base);
     try {
       // The end of the file must be where it was planned: a file that grew is as wrong as one that
       // shrank. When the chunk has room, the last read asks for one byte more than is left (it
@@ -141,6 +138,50 @@ export class ChunkedOutput {
 }
 
 const PROBE = Buffer.alloc(1);
+
+/**
+ * Open the regular file of `size` bytes that planning saw at `path`, refusing anything else it may
+ * have become since (time of check, time of use): O_NOFOLLOW, so a file swapped for a symlink to a
+ * host file is not followed out of the store (ELOOP); O_NONBLOCK, so one swapped for a FIFO does
+ * not hang in open() waiting for a writer (a regular file ignores the flag, so it need not be
+ * cleared); then fstat on the open descriptor, which is the file that will be read, whatever the
+ * name points to afterwards. With `base` (a store file: the length of the store directory's part
+ * of `path`) and the native helper, no component below the store directory may be a symlink
+ * either (openBeneath): a directory of the store path swapped for a symlink to the host is not
+ * followed. Without the helper only the last component is protected (docs/security-store.md).
+ */
+export function openPlanned(path: Buffer, size: number, base?: number): number {
+  let fd: number;
+  try {
+    const beneath = base === undefined ? undefined : native()?.openBeneath;
+    if (beneath === undefined) fd = fs.openSync(path, OPEN_FLAGS);
+    else {
+      fd = beneath(path, base!);
+      if (fd < 0) throw errnoError(fd, "open", path);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw notPlanned(path, size, base === undefined ? "a symlink" : "a symlink on its way from the store directory", err);
+    if (code === "ENOTDIR" || code === "EXDEV") throw notPlanned(path, size, "something other than a directory on its way from the store directory (a symlink?)", err);
+    throw fsError(err, path);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw notPlanned(path, size, st.isFIFO() ? "a FIFO" : st.isDirectory() ? "a directory" : "not a regular file", undefined);
+    if (st.size !== size) throw notPlanned(path, size, `one of ${st.size} bytes`, undefined);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err instanceof StrataError ? err : fsError(err, path);
+  }
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+function notPlanned(path: Buffer, size: number, found: string, cause: unknown): StrataError {
+  return new StrataError("E_FILE_CHANGED", `${path.toString("utf8")} changed while the image was being built: planned a regular file of ${size} bytes, found ${found}`,
+    "store paths must not change while strata reads them; find out what replaced the file, then run the build again", cause === undefined ? undefined : { cause });
+}
 
 function changed(path: Buffer, planned: number, found: number | undefined): StrataError {
   const now = found === undefined ? "more than that" : `only ${found}`;

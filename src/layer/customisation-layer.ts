@@ -3,7 +3,9 @@
  * nixpkgs' `symlinkJoin` builds it with `lndir -silent` for each path in order (spec §1.6.1):
  * directories become real directories, every other file a symlink to its path in the store,
  * a symlink in a content path is copied as it is (unless it leads to a directory, which is joined
- * like one), and on a conflict the first content path wins. Then the extras, declaratively, what
+ * like one), and on a conflict the first content path wins. Links are resolved as the build
+ * sandbox would see them, inside the store only (store-links.ts), and the walk is bounded
+ * (JoinLimits): the host's files never enter the layer through a link. Then the extras, declaratively, what
  * users otherwise script in extraCommands/fakeRootCommands: files (--add, the Nix database,
  * fake NSS), then owner and mode overrides (--chown, --chmod). No fakeroot: owners are fields.
  *
@@ -12,10 +14,10 @@
  * --numeric-owner), directories 0755 unless told otherwise, every mtime the image's mtime.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { StrataError } from "../errors.js";
 import { fsError } from "./fs-errors.js";
 import { defaultLister, S_IFDIR, S_IFLNK, S_IFMT, type Child } from "./list-dir.js";
+import { MAX_LINK_HOPS, StoreLinks } from "./store-links.js";
 import type { LayerContents, LayerEntry } from "./store-layer.js";
 import { headerLength, padded, paxRecords, tarSize, type TarHeaderFields } from "./tar-header.js";
 
@@ -24,10 +26,16 @@ interface Owned {
   gid: number;
   mode: number;
 }
+/**
+ * Names are kept as raw bytes (a store may hold names that are not UTF-8, and the layer must
+ * name them, and point links at them, byte for byte): a directory's children are keyed by the
+ * name's bytes read as latin1, one code unit per byte, so that comparing keys compares bytes.
+ */
+type Children = Map<string, Node>;
 type Node =
-  | ({ readonly kind: "dir"; readonly children: Map<string, Node> } & Owned)
-  | ({ readonly kind: "link"; readonly target: string } & Owned)
-  | ({ readonly kind: "file"; readonly size: number; readonly content: Uint8Array | undefined; readonly source: string | undefined } & Owned);
+  | ({ readonly kind: "dir"; readonly children: Children } & Owned)
+  | ({ readonly kind: "link"; readonly target: Buffer } & Owned)
+  | ({ readonly kind: "file"; readonly size: number; readonly content: Uint8Array | undefined; readonly source: Buffer | undefined } & Owned);
 
 /** An entry added after the join; `path` is relative to the image root. It replaces what is there. */
 export type ExtraEntry =
@@ -40,6 +48,8 @@ export type ExtraEntry =
 export interface CustomisationSpec {
   readonly contents: readonly string[];
   readonly fsRoot: string;
+  /** The store directory links are resolved in; default /nix/store. */
+  readonly storeDir?: string;
   readonly mtime: number;
   readonly extras?: readonly ExtraEntry[];
   readonly chown?: readonly { readonly path: string; readonly uid: number; readonly gid: number }[];
@@ -48,20 +58,45 @@ export interface CustomisationSpec {
 
 const dirNode = (): Node => ({ kind: "dir", children: new Map(), uid: 0, gid: 0, mode: 0o755 });
 
-/** Symlinks to directories are followed this deep at most (a loop would never end). */
-const MAX_DEPTH = 64;
+/**
+ * Bounds of the join's walk, so that a hostile or broken store cannot make it run for ever or fill
+ * memory (issue 15, item 6). The defaults are far above real images: a NixOS system-path joins
+ * ~60,000 entries, the largest environments a few hundred thousand; a node takes ~300 bytes.
+ */
+export interface JoinLimits {
+  /** Entries of the layer (directories, links, files). */
+  readonly entries: number;
+  /** Symlinks to directories followed along one path of the join (each one a level deeper): a loop. */
+  readonly linkedDirs: number;
+  /** Nesting of directories, plain or linked (PATH_MAX allows ~2,000 one-letter levels). */
+  readonly depth: number;
+  /** Path components walked resolving links, over the whole layer (see store-links.ts). */
+  readonly steps: number;
+}
 
-export function planCustomisationLayer(spec: CustomisationSpec): LayerContents {
+export const JOIN_LIMITS: JoinLimits = { entries: 1_000_000, linkedDirs: MAX_LINK_HOPS, depth: 1024, steps: 20_000_000 };
+
+export function planCustomisationLayer(spec: CustomisationSpec, limits: JoinLimits = JOIN_LIMITS): LayerContents {
   const { contents, fsRoot, mtime } = spec;
-  const root: Map<string, Node> = new Map();
+  const root: Children = new Map();
+  const walk: Walk = { links: new StoreLinks(fsRoot, spec.storeDir ?? "/nix/store", limits.steps), limits, entries: 0 };
   for (const storePath of contents) {
-    const fsPath = fsRoot + storePath;
-    const st = statFollow(fsPath, storePath);
-    if (!st.isDirectory()) {
+    const name = Buffer.from(storePath, "utf8");
+    // A contents path is resolved like any link: one that is a symlink out of the store is refused,
+    // never read from the host.
+    const r = walk.links.resolve(name);
+    if (r.kind === "missing") {
+      throw new StrataError("E_STORE_PATH", `contents path ${storePath} does not exist${fsRoot ? ` under ${fsRoot}` : ""} (or is a dangling symlink)`, "build it first, or fix the --contents argument");
+    }
+    if (r.kind === "outside") {
+      throw new StrataError("E_STORE_PATH", `contents path ${storePath} is not inside a store path: it is, or is a symlink that leads, outside ${spec.storeDir ?? "/nix/store"}`,
+        "contents must be store paths whose symlinks stay in the store; strata does not read the host's files through them");
+    }
+    if (r.kind !== "dir") {
       throw new StrataError("E_UNSUPPORTED", `contents path ${storePath} is not a directory`,
         "the customisation layer joins directories (like nixpkgs' symlinkJoin); wrap a single file in a directory, e.g. with pkgs.writeTextDir");
     }
-    join(root, storePath, fsPath, fsRoot, 0);
+    join(walk, root, name, r.path, 0, 0);
   }
   for (const extra of spec.extras ?? []) addExtra(root, extra);
   for (const c of spec.chown ?? []) {
@@ -71,23 +106,23 @@ export function planCustomisationLayer(spec: CustomisationSpec): LayerContents {
   }
   for (const c of spec.chmod ?? []) find(root, c.path, "--chmod").mode = c.mode;
   const entries: LayerEntry[] = [];
-  emit(root, "", mtime, entries);
+  emit(root, Buffer.alloc(0), mtime, entries);
   let size = 0;
   for (const e of entries) size += headerLength(e.pax) + padded(e.header.size);
   return { entries, size: tarSize(size) };
 }
 
-/** The parts of a relative image path, refusing anything that could leave the root. */
+/** The parts of a relative image path (as Children keys), refusing anything that could leave the root. */
 function parts(p: string, what: string): string[] {
   const list = p.split("/").filter((x) => x !== "" && x !== ".");
   if (list.length === 0 || list.includes("..")) {
     throw new StrataError("E_USAGE", `${what} path ${JSON.stringify(p)} must name something inside the image (no "..", not the root)`, "e.g. etc/app.conf or /etc/app.conf");
   }
-  return list;
+  return list.map((x) => Buffer.from(x, "utf8").toString("latin1"));
 }
 
-function find(root: Map<string, Node>, p: string, what: string): Node {
-  let dir: Map<string, Node> | undefined = root;
+function find(root: Children, p: string, what: string): Node {
+  let dir: Children | undefined = root;
   let node: Node | undefined;
   for (const name of parts(p, what)) {
     node = dir?.get(name);
@@ -101,7 +136,7 @@ function find(root: Map<string, Node>, p: string, what: string): Node {
 }
 
 /** Put `node` at `p`, creating parent directories (0755) and replacing what was there. */
-function place(root: Map<string, Node>, p: string, node: Node, what: string): void {
+function place(root: Children, p: string, node: Node, what: string): void {
   const list = parts(p, what);
   let dir = root;
   for (const name of list.slice(0, -1)) {
@@ -122,144 +157,145 @@ function place(root: Map<string, Node>, p: string, node: Node, what: string): vo
   dir.set(last, node);
 }
 
-function addExtra(root: Map<string, Node>, extra: ExtraEntry): void {
+function addExtra(root: Children, extra: ExtraEntry): void {
   switch (extra.type) {
     case "directory":
       return place(root, extra.path, { ...dirNode(), mode: extra.mode } as Node, "extra");
     case "file":
       return place(root, extra.path, { kind: "file", size: extra.content.length, content: extra.content, source: undefined, uid: 0, gid: 0, mode: extra.mode }, "extra");
     case "symlink":
-      return place(root, extra.path, { kind: "link", target: extra.target, uid: 0, gid: 0, mode: 0o777 }, "extra");
+      return place(root, extra.path, { kind: "link", target: Buffer.from(extra.target, "utf8"), uid: 0, gid: 0, mode: 0o777 }, "extra");
     case "copy":
-      return place(root, extra.path, copyTree(extra.source, 0), "--add");
+      return place(root, extra.path, copyTree(Buffer.from(extra.source, "utf8"), 0), "--add");
   }
 }
 
 /** A host file or directory as layer nodes: contents read later by the writer, sizes checked. */
-function copyTree(source: string, depth: number): Node {
-  if (depth > MAX_DEPTH) throw new StrataError("E_USAGE", `--add ${source}: directories nest deeper than ${MAX_DEPTH} levels`, "add a smaller tree");
+function copyTree(source: Buffer, depth: number): Node {
+  if (depth > JOIN_LIMITS.depth) throw new StrataError("E_USAGE", `--add ${source.toString("utf8")}: directories nest deeper than ${JOIN_LIMITS.depth} levels`, "add a smaller tree");
   const st = lstat(source);
   if (st.isSymbolicLink()) return { kind: "link", target: readlink(source), uid: 0, gid: 0, mode: 0o777 };
   if (st.isFile()) return { kind: "file", size: st.size, content: undefined, source, uid: 0, gid: 0, mode: st.mode & 0o7777 };
-  if (!st.isDirectory()) throw new StrataError("E_USAGE", `--add ${source} is neither a file, a directory nor a symlink`, "add regular files and directories");
+  if (!st.isDirectory()) throw new StrataError("E_USAGE", `--add ${source.toString("utf8")} is neither a file, a directory nor a symlink`, "add regular files and directories");
   const node = { ...dirNode(), mode: st.mode & 0o7777 } as Extract<Node, { kind: "dir" }>;
-  let names: string[];
+  let names: Buffer[];
   try {
-    names = fs.readdirSync(source);
+    names = fs.readdirSync(source, { encoding: "buffer" });
   } catch (err) {
-    throw fsError(err, Buffer.from(source));
+    throw fsError(err, source);
   }
-  for (const name of names) node.children.set(name, copyTree(path.join(source, name), depth + 1));
+  for (const name of names) node.children.set(name.toString("latin1"), copyTree(Buffer.concat([source, SLASH, name]), depth + 1));
   return node;
 }
 
+/** The state of one join: the link resolver and the bounds. */
+interface Walk {
+  readonly links: StoreLinks;
+  readonly limits: JoinLimits;
+  entries: number;
+}
+
 /**
- * lndir of `fsDir` into `into`. Contents are usually environments of thousands of symlinks: each
- * directory is listed with the store walk's lister (one call brings every child's lstat and link
- * target), and a symlink is followed only to learn whether it leads to a directory.
+ * lndir of the store directory `real` (an image path without symlinks, see store-links.ts) into
+ * `into`; `logical` is the path the join reached it by (links in the layer point there, as lndir's
+ * do). Contents are usually environments of thousands of symlinks: each directory is listed with
+ * the store walk's lister (one call brings every child's lstat and link target), and a symlink is
+ * followed, inside the store only, to learn whether it leads to a directory. `linked`: symlinks to
+ * directories followed on the way here, the only way a join can loop.
  */
-function join(into: Map<string, Node>, storeDir: string, fsDir: string, fsRoot: string, depth: number): void {
-  if (depth > MAX_DEPTH) {
-    throw new StrataError("E_STORE_PATH", `symlinks to directories nest deeper than ${MAX_DEPTH} levels under ${storeDir}`, "a contents path has a symlink loop; fix the package");
+function join(walk: Walk, into: Children, logical: Buffer, real: Buffer, depth: number, linked: number): void {
+  const { limits } = walk;
+  if (linked > limits.linkedDirs) {
+    throw new StrataError("E_STORE_PATH", `symlinks to directories nest deeper than ${limits.linkedDirs} levels at ${logical.toString("utf8")}`, "a contents path has a symlink loop; fix the package");
   }
+  if (depth > limits.depth) {
+    throw new StrataError("E_STORE_PATH", `directories nest deeper than ${limits.depth} levels at ${logical.toString("utf8").slice(0, 200)}...`, "no real package nests this deep; check the contents path");
+  }
+  const fsDir = walk.links.fsPath(real);
   let children: Child[];
   try {
-    children = defaultLister()(Buffer.from(fsDir));
+    children = defaultLister()(fsDir);
   } catch (err) {
-    throw fsError(err, Buffer.from(fsDir));
+    throw fsError(err, fsDir);
   }
   for (const child of children) {
-    // Names and targets as strings, decoded as Node's readdir and readlink decode them.
-    const name = child.name.toString("utf8");
-    const storeChild = `${storeDir}/${name}`;
-    const fsChild = `${fsDir}/${name}`;
-    if (child.err !== undefined) throw fsError(child.err, Buffer.from(fsChild));
+    const key = child.name.toString("latin1");
+    const logicalChild = Buffer.concat([logical, SLASH, child.name]);
+    const realChild = Buffer.concat([real, SLASH, child.name]);
+    if (child.err !== undefined) throw fsError(child.err, walk.links.fsPath(realChild));
     const type = child.mode & S_IFMT;
-    const target = type === S_IFLNK ? child.link.toString("utf8") : undefined;
-    // Read a symlinked directory where it really is: inside the store root, not the host's /nix.
-    const fsNext = target === undefined ? fsChild : resolveLink(fsChild, target, fsRoot);
-    const isDir = type === S_IFDIR || (target !== undefined && isDirectory(fsNext));
-    const existing = into.get(name);
-    if (isDir) {
+    const target = type === S_IFLNK ? child.link : undefined;
+    // Where a link leads, resolved in the store as the sandbox sees it (never the host).
+    const r = target === undefined ? undefined : walk.links.resolve(target[0] === SLASH[0] ? target : Buffer.concat([real, SLASH, target]));
+    const next = type === S_IFDIR ? realChild : r?.kind === "dir" ? r.path : undefined;
+    const existing = into.get(key);
+    if (next !== undefined) {
+      const more = type === S_IFDIR ? 0 : 1;
       if (existing === undefined) {
         const node = dirNode();
-        into.set(name, node);
-        join((node as Extract<Node, { kind: "dir" }>).children, storeChild, fsNext, fsRoot, depth + 1);
+        count(walk, logicalChild);
+        into.set(key, node);
+        join(walk, (node as Extract<Node, { kind: "dir" }>).children, logicalChild, next, depth + 1, linked + more);
       } else if (existing.kind === "dir") {
-        join(existing.children, storeChild, fsNext, fsRoot, depth + 1);
+        join(walk, existing.children, logicalChild, next, depth + 1, linked + more);
       } // else: a file came first and wins
     } else if (existing === undefined) {
-      into.set(name, { kind: "link", target: target ?? storeChild, uid: 0, gid: 0, mode: 0o777 });
+      count(walk, logicalChild);
+      into.set(key, { kind: "link", target: target ?? logicalChild, uid: 0, gid: 0, mode: 0o777 });
     }
   }
 }
 
-function emit(dir: Map<string, Node>, prefix: string, mtime: number, out: LayerEntry[]): void {
-  const names = [...dir.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  for (const name of names) {
-    const node = dir.get(name)!;
-    const rel = prefix + name;
-    const empty = Buffer.alloc(0);
+function count(walk: Walk, at: Buffer): void {
+  if (++walk.entries > walk.limits.entries) {
+    throw new StrataError("E_STORE_PATH", `the contents join into more than ${walk.limits.entries} entries (at ${at.toString("utf8")})`,
+      "no real environment is this large: a contents path probably has symlinks that multiply its directories; fix the package");
+  }
+}
+
+function emit(dir: Children, prefix: Buffer, mtime: number, out: LayerEntry[]): void {
+  // latin1 keys: one code unit per byte, so this is the bytes' order (GNU tar's --sort=name).
+  const names = [...dir.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const empty = Buffer.alloc(0);
+  for (const key of names) {
+    const node = dir.get(key)!;
+    const rel = Buffer.concat([prefix, Buffer.from(key, "latin1")]);
     const header: TarHeaderFields = {
-      name: Buffer.from(node.kind === "dir" ? `${rel}/` : rel),
+      name: node.kind === "dir" ? Buffer.concat([rel, SLASH]) : rel,
       type: node.kind === "dir" ? "5" : node.kind === "link" ? "2" : "0",
       mode: node.mode,
       size: node.kind === "file" ? node.size : 0,
       mtime,
       uid: node.uid,
       gid: node.gid,
-      linkname: node.kind === "link" ? Buffer.from(node.target) : empty,
+      linkname: node.kind === "link" ? node.target : empty,
       uname: empty,
       gname: empty,
     };
     out.push({
       header,
       pax: paxRecords(header),
-      source: node.kind === "file" && node.source !== undefined ? Buffer.from(node.source) : undefined,
+      source: node.kind === "file" ? node.source : undefined,
       content: node.kind === "file" ? node.content : undefined,
     });
-    if (node.kind === "dir") emit(node.children, `${rel}/`, mtime, out);
+    if (node.kind === "dir") emit(node.children, Buffer.concat([rel, SLASH]), mtime, out);
   }
 }
 
-/** Where a symlink leads on this machine: absolute targets are inside the store root. */
-function resolveLink(fsLink: string, target: string, fsRoot: string): string {
-  return target.startsWith("/") ? fsRoot + target : path.join(path.dirname(fsLink), target);
-}
+const SLASH = Buffer.from("/");
 
-/**
- * Whether `p`, symlinks followed, is a directory. A path with a trailing slash exists only if
- * it leads to a directory, so one access() answers, without the fs.Stats object statSync would
- * build for each of an environment's thousands of links. A dangling symlink is no directory (it is
- * copied as a symlink).
- */
-function isDirectory(p: string): boolean {
-  return fs.existsSync(`${p}/`);
-}
-
-function statFollow(fsPath: string, storePath: string): fs.Stats {
-  try {
-    return fs.statSync(fsPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new StrataError("E_STORE_PATH", `contents path ${storePath} does not exist`, "build it first, or fix the --contents argument", { cause: err });
-    }
-    throw fsError(err, Buffer.from(fsPath));
-  }
-}
-
-function lstat(p: string): fs.Stats {
+function lstat(p: Buffer): fs.Stats {
   try {
     return fs.lstatSync(p);
   } catch (err) {
-    throw fsError(err, Buffer.from(p));
+    throw fsError(err, p);
   }
 }
 
-function readlink(p: string): string {
+function readlink(p: Buffer): Buffer {
   try {
-    return fs.readlinkSync(p);
+    return fs.readlinkSync(p, { encoding: "buffer" });
   } catch (err) {
-    throw fsError(err, Buffer.from(p));
+    throw fsError(err, p);
   }
 }

@@ -9,6 +9,12 @@ export function fsError(err: unknown, p: Buffer, storePath?: string): StrataErro
     return new StrataError("E_FILE_CHANGED", `${where} disappeared while the layer was being built${storePath ? ` (store path ${storePath})` : ""}`,
       "something is modifying the store; store paths must not change while strata reads them", { cause: err });
   }
+  // Directories are opened without following a symlink (list-dir.ts): ENOTDIR or ELOOP there means
+  // what was planned as a directory is now something else, a symlink out of the store perhaps.
+  if (code === "ENOTDIR" || code === "ELOOP") {
+    return new StrataError("E_FILE_CHANGED", `${where} is no longer the directory it was when the layer was planned (${code})${storePath ? ` (store path ${storePath})` : ""}`,
+      "something is modifying the store; store paths must not change while strata reads them", { cause: err });
+  }
   if (code === "EACCES" || code === "EPERM") {
     return new StrataError("E_READ", `cannot read ${where}: permission denied`,
       "run strata as a user that can read the whole store path", { cause: err });

@@ -41,10 +41,19 @@ export type DirLister = (dir: Buffer) => Child[];
 const EMPTY = Buffer.alloc(0);
 const SLASH = Buffer.from("/");
 
-/** Node's fs: readdir, then lstat (and readlink) per child. */
+/**
+ * Node's fs: readdir, then lstat (and readlink) per child. readdir follows a symlink, so the
+ * directory is first opened without following one (like the native listDir, which then lists that
+ * very descriptor): a directory swapped for a symlink since lstat saw it fails with ELOOP here.
+ * Node cannot list a descriptor, so a swap between this check and readdir is still possible: the
+ * native helper is the guard that holds (docs/security-store.md).
+ */
 export const nodeLister: DirLister = (dir) => {
+  fs.closeSync(fs.openSync(dir, NO_FOLLOW_DIR));
   return fs.readdirSync(dir, { encoding: "buffer" }).map((name) => lookUp(name, Buffer.concat([dir, SLASH, name])));
 };
+
+const NO_FOLLOW_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 /** What lstat (and readlink, for a symlink) says of the file at `p`, named `name`; a failure goes into `err`. */
 export function lookUp(name: Buffer, p: Buffer): Child {
@@ -92,7 +101,7 @@ export function defaultLister(): DirLister {
 let cached: DirLister | undefined;
 
 /** An error like the one Node's fs would throw for this errno (`code`, `errno`, `syscall`, `path`). */
-function errnoError(negErrno: number, syscall: string, p: Buffer): NodeJS.ErrnoException {
+export function errnoError(negErrno: number, syscall: string, p: Buffer): NodeJS.ErrnoException {
   const [code, description] = util.getSystemErrorMap().get(negErrno) ?? [`E${-negErrno}`, "unknown error"];
   const err: NodeJS.ErrnoException = new Error(`${code}: ${description}, ${syscall} '${p.toString("utf8")}'`);
   err.code = code;

@@ -38,6 +38,12 @@ export interface LayerEntry {
   readonly source: Buffer | undefined;
   /** The content itself, for regular files made in memory (the customisation layer's extras). */
   readonly content?: Uint8Array | undefined;
+  /**
+   * For a store file: the bytes of `source` that name the store directory on this machine. Below
+   * them the file is opened without following any symlink (openPlanned): the walk reached it
+   * through real directories, and one swapped for a symlink since must not lead elsewhere.
+   */
+  readonly sourceBase?: number | undefined;
 }
 
 /** The content list of a layer (iterated once, by the writer) and the exact byte size of its tar. */
@@ -97,12 +103,12 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
   const uname = Buffer.from(own.uname, "utf8");
   const gname = Buffer.from(own.gname, "utf8");
   const root = Buffer.from(input.fsRoot, "utf8");
-  const entry = (name: Buffer, type: EntryType, mode: number, size: number, linkname: Buffer, source: Buffer | undefined): LayerEntry => {
+  const entry = (name: Buffer, type: EntryType, mode: number, size: number, linkname: Buffer, source: Buffer | undefined, sourceBase?: number): LayerEntry => {
     const header: TarHeaderFields = {
       name: type === "5" ? Buffer.concat([name, Buffer.of(SLASH)]) : name,
       type, mode, size, linkname, uid: own.uid, gid: own.gid, uname, gname, mtime: own.mtime,
     };
-    return { header, pax: paxRecords(header), source };
+    return { header, pax: paxRecords(header), source, sourceBase };
   };
   yield entry(Buffer.from("/nix"), "5", 0o755, 0, EMPTY, undefined);
   yield entry(Buffer.from("/nix/store"), "5", 0o755, 0, EMPTY, undefined);
@@ -111,6 +117,8 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
   for (const storePath of input.paths) {
     const name = Buffer.from(storePath, "utf8");
     const fsPath = root.length === 0 ? name : Buffer.concat([root, name]);
+    // The store directory on this machine (fsRoot + /nix/store): files are opened below it without following symlinks.
+    const base = root.length + name.lastIndexOf(SLASH);
     // Depth-first, pre-order, siblings sorted: the order pathlib's sorted(rglob) gives. Each
     // directory's listing brings its children's lstat; only the store path itself is looked up alone.
     const stack: Pending[] = [top(name, fsPath, storePath)];
@@ -130,7 +138,7 @@ function* walkStoreLayer(input: StoreLayerInput): Generator<LayerEntry> {
           stack.push({ name: childName, path: root.length === 0 ? childName : join(entryPath, c.name), child: c });
         }
       } else if (type === S_IFREG) {
-        yield entry(entryName, "0", child.mode, child.size, EMPTY, entryPath);
+        yield entry(entryName, "0", child.mode, child.size, EMPTY, entryPath, base);
       } else {
         throw new StrataError("E_STORE_PATH", `${display(entryPath)} is neither a file, a directory nor a symlink`,
           "a Nix store holds only those three kinds of files; check the path");

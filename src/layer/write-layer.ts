@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import { StrataError } from "../errors.js";
 import { native } from "../native.js";
-import type { ChunkedOutput } from "./chunked-output.js";
+import { openPlanned, type ChunkedOutput } from "./chunked-output.js";
 import type { LayerEntry, LayerContents } from "./store-layer.js";
 import { BLOCK, padded } from "./tar-header.js";
 
@@ -37,7 +37,7 @@ export function writeLayer(layer: LayerContents, out: ChunkedOutput): void {
           else {
             const fd = next.fd;
             next.fd = undefined; // file() closes it
-            out.file(entry.source!, entry.header.size, fd);
+            out.file(entry.source!, entry.header.size, fd, entry.sourceBase);
           }
           out.zeros(padded(entry.header.size) - entry.header.size);
         }
@@ -103,15 +103,16 @@ class Prefetch {
         this.bytes += r.value.header.size;
         // Decided once per layer, on its first file (not `??=`: null, "no prefetch", is a decision too).
         if (this.willNeed === undefined) this.willNeed = onDisk(r.value.source) ? (native()?.willNeed ?? null) : null;
-        if (this.willNeed !== null && r.value.header.size > 0) pending.fd = this.openAhead(r.value.source, this.willNeed);
+        if (this.willNeed !== null && r.value.header.size > 0) pending.fd = this.openAhead(r.value, this.willNeed);
       }
       this.window.push(pending);
     }
   }
 
-  private openAhead(path: Buffer, willNeed: (fd: number) => number): number | undefined {
+  /** Opened and checked like at its turn (openPlanned: no symlink, no FIFO, the planned size). */
+  private openAhead(entry: LayerEntry, willNeed: (fd: number) => number): number | undefined {
     try {
-      const fd = fs.openSync(path, "r");
+      const fd = openPlanned(entry.source!, entry.header.size, entry.sourceBase);
       willNeed(fd);
       return fd;
     } catch {

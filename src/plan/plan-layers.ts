@@ -25,7 +25,9 @@ import type { StoreLayers } from "./types.js";
 export type LayeringStrategy = "auto" | "popularity" | { readonly pipeline: unknown };
 
 export interface PlanLayersOptions {
-  /** Default "auto", nixpkgs' default. */
+  /** Default "auto", nixpkgs' default. The same name as buildImage's option. */
+  readonly layering?: LayeringStrategy;
+  /** @deprecated The earlier name of `layering`, still accepted (`layering` wins when both are given). */
   readonly strategy?: LayeringStrategy;
   /** Total layer budget, base-image and customisation layers included, >= 2. Default: 100. */
   readonly maxLayers?: number;
@@ -51,7 +53,7 @@ export const PLAN_DEFAULTS = { strategy: "auto", maxLayers: 100, baseLayers: 0 }
 
 /** The store layers of the image, bottom first: nixpkgs' `store_layers`. */
 export function planLayers(graph: ClosureGraph, options: PlanLayersOptions = {}): StoreLayers {
-  const strategy = options.strategy ?? PLAN_DEFAULTS.strategy;
+  const strategy = options.layering ?? options.strategy ?? PLAN_DEFAULTS.strategy;
   const budget = { maxLayers: options.maxLayers ?? PLAN_DEFAULTS.maxLayers, baseLayers: options.baseLayers ?? PLAN_DEFAULTS.baseLayers };
   const excludePaths = options.excludePaths ?? [];
   if (typeof strategy === "object" && strategy !== null && "pipeline" in strategy) {

@@ -60,16 +60,29 @@ export async function narHashStorePaths(paths: readonly string[], options: NarHa
   if (paths.length === 0) return [];
   const workers = Math.min(options.workers ?? os.availableParallelism(), paths.length);
   const pool = new NarPool(workers);
-  const abort = new AbortController();
-  const onAbort = (): void => abort.abort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  // A signal per task, and one listener on the caller's: piscina listens on the signal of every
+  // task queued, and one signal shared by all of them collected a listener per store path
+  // (MaxListenersExceededWarning past ten). A task's signal is dropped when the task ends.
+  const running = new Set<AbortController>();
+  const abortAll = (): void => running.forEach((c) => c.abort(options.signal?.reason));
+  options.signal?.addEventListener("abort", abortAll, { once: true });
+  const hash = async (p: string): Promise<NarInfo> => {
+    const task = new AbortController();
+    running.add(task);
+    try {
+      options.signal?.throwIfAborted();
+      return await pool.hash(p, fsRoot, task.signal);
+    } finally {
+      running.delete(task);
+    }
+  };
   try {
-    return await Promise.all(paths.map((p) => pool.hash(p, fsRoot, abort.signal)));
+    return await Promise.all(paths.map(hash));
   } catch (err) {
-    abort.abort();
+    abortAll();
     throw toStrataError(err);
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
+    options.signal?.removeEventListener("abort", abortAll);
     await pool.destroy();
   }
 }

@@ -50,8 +50,3 @@ export async function readHead(file: string, n: number): Promise<Buffer> {
     await fh.close();
   }
 }
-
-/** A file's bytes as a stream of 1 MiB chunks. */
-export function fileChunks(file: string): AsyncIterable<Uint8Array> {
-  return fs.createReadStream(file, { highWaterMark: 1 << 20 });
-}

@@ -2,12 +2,15 @@
  * The images an input holds, read from its manifests: docker-archive manifest.json entries, or
  * OCI index.json descriptors down to image manifests. Every JSON document is checked (types,
  * digests, sizes, that layers and diff_ids agree in number) before anything else is used; layer
- * bytes are not read here.
+ * bytes are not read here. Counts are bounded by LIMITS (images, layers per image, layer
+ * references in all) before anything they name is read, and each document is read once
+ * (readJson caches by name), so memory follows the distinct bytes of the input, not its claims.
  */
 import os from "node:os";
 import type { Digest } from "../digest.js";
 import { StrataError } from "../errors.js";
 import { readJson, type ImageFiles } from "./image-files.js";
+import { describeJson } from "./json-input.js";
 import { LIMITS } from "./limits.js";
 import type { SourceFormat, SourceConfig } from "./types.js";
 
@@ -71,17 +74,20 @@ async function listDockerArchive(files: ImageFiles): Promise<ImageEntry[]> {
   const what = files.what;
   const { value } = await readJson(files, "manifest.json", "manifest.json");
   if (!Array.isArray(value) || value.length === 0) {
-    throw bad(what, "manifest.json to be a non-empty list of images", Array.isArray(value) ? "an empty list" : typeof value);
+    throw bad(what, "manifest.json to be a non-empty list of images", describeJson(value));
   }
+  if (value.length > LIMITS.maxImages) throw bad(what, `manifest.json to list at most ${LIMITS.maxImages} images`, `${value.length}`);
+  const refs = layerRefBudget(what);
   const out: ImageEntry[] = [];
   for (const [i, entry] of value.entries()) {
     const e = entry as { Config?: unknown; RepoTags?: unknown; Layers?: unknown } | null;
     if (typeof e !== "object" || e === null || typeof e.Config !== "string" || !Array.isArray(e.Layers) || !e.Layers.every((l) => typeof l === "string")) {
-      throw bad(what, `manifest.json entry ${i} to have a Config name and a list of Layers`, JSON.stringify(entry).slice(0, 200));
+      throw bad(what, `manifest.json entry ${i} to have a Config name and a list of Layers`, describeJson(entry, typeof e === "object" && e !== null && typeof e.Config === "string" ? "Layers" : "Config"));
     }
+    refs(`manifest.json entry ${i}`, e.Layers.length);
     const tags = e.RepoTags;
     if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((t) => typeof t === "string"))) {
-      throw bad(what, `manifest.json entry ${i}: RepoTags to be a list of strings`, JSON.stringify(tags).slice(0, 200));
+      throw bad(what, `manifest.json entry ${i}: RepoTags to be a list of strings`, describeJson(tags));
     }
     const layers = e.Layers as string[];
     const { config, bytes, sha256 } = await readConfig(files, e.Config);
@@ -118,17 +124,19 @@ async function listOciLayout(files: ImageFiles): Promise<ImageEntry[]> {
   const { value: layout } = await readJson(files, "oci-layout", "the oci-layout file");
   const version = (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
   if (version !== "1.0.0") {
-    throw new StrataError("E_UNSUPPORTED", `${what}: expected oci-layout imageLayoutVersion "1.0.0", found ${JSON.stringify(version)}`,
+    throw new StrataError("E_UNSUPPORTED", `${what}: expected oci-layout imageLayoutVersion "1.0.0", found ${typeof version === "string" && version.length <= 32 ? JSON.stringify(version) : describeJson(version)}`,
       "re-create the layout with skopeo copy");
   }
   const manifests = await indexManifests(files, 0);
+  const refs = layerRefBudget(what);
   const out: ImageEntry[] = [];
   for (const { descriptor, top } of manifests) {
     const { value } = await readBlob(files, descriptor, "an image manifest");
     const m = value as { schemaVersion?: unknown; config?: unknown; layers?: unknown } | null;
     if (typeof m !== "object" || m === null || m.schemaVersion !== 2 || !Array.isArray(m.layers)) {
-      throw bad(what, `manifest ${descriptor.digest} to be an image manifest (schemaVersion 2, config, layers)`, JSON.stringify(value).slice(0, 200));
+      throw bad(what, `manifest ${descriptor.digest} to be an image manifest (schemaVersion 2, config, layers)`, describeJson(value, "layers"));
     }
+    refs(`manifest ${descriptor.digest}`, m.layers.length);
     const configDesc = checkDescriptor(what, m.config, "the manifest's config");
     const layerDescs = m.layers.map((l, i) => checkDescriptor(what, l, `layer ${i} of manifest ${descriptor.digest}`));
     for (const d of layerDescs) {
@@ -169,9 +177,10 @@ async function indexManifests(files: ImageFiles, depth: number, nested?: { index
   const { value } = nested === undefined ? await readJson(files, "index.json", role) : await readBlob(files, nested.index, role);
   const list = (value as { manifests?: unknown } | null)?.manifests;
   if (!Array.isArray(list)) {
-    throw bad(what, `${role} to have a list of manifests`, list === null ? "\"manifests\": null (Docker 25's docker save IMAGE@DIGEST wrote this, moby #47210)" : JSON.stringify(value).slice(0, 200));
+    throw bad(what, `${role} to have a list of manifests`, list === null ? "\"manifests\": null (Docker 25's docker save IMAGE@DIGEST wrote this, moby #47210)" : describeJson(value, "manifests"));
   }
   if (list.length === 0) throw bad(what, `${role} to list at least one image`, "an empty list");
+  if (list.length > LIMITS.maxImages) throw bad(what, `${role} to list at most ${LIMITS.maxImages} manifests`, `${list.length}`);
   const descriptors = list.map((d, i) => checkDescriptor(what, d, `entry ${i} of ${role}`));
   const out: { descriptor: Descriptor; top: Descriptor }[] = [];
   for (const d of nested === undefined ? descriptors : [pickPlatform(descriptors)]) {
@@ -204,13 +213,13 @@ function pickPlatform(descriptors: Descriptor[]): Descriptor {
 function checkDescriptor(what: string, value: unknown, role: string): Descriptor {
   const d = value as Partial<Descriptor> | null;
   if (typeof d !== "object" || d === null || typeof d.mediaType !== "string" || typeof d.digest !== "string" || !Number.isSafeInteger(d.size) || (d.size as number) < 0) {
-    throw bad(what, `${role} to be a descriptor (mediaType, digest, size)`, JSON.stringify(value)?.slice(0, 200) ?? "nothing");
+    throw bad(what, `${role} to be a descriptor (mediaType, digest, size)`, describeJson(value));
   }
   if (!DIGEST.test(d.digest)) {
     if (/^[a-z0-9]+:/.test(d.digest) && !d.digest.startsWith("sha256:")) {
       throw new StrataError("E_UNSUPPORTED", `${what}: expected sha256 digests, found ${d.digest.slice(0, 80)} in ${role}`, "copy the image with skopeo, which writes sha256 digests");
     }
-    throw bad(what, `${role} to have a digest sha256:<64 hex>`, JSON.stringify(d.digest).slice(0, 100));
+    throw bad(what, `${role} to have a digest sha256:<64 hex>`, "another digest");
   }
   return d as Descriptor;
 }
@@ -246,16 +255,17 @@ async function readConfig(files: ImageFiles, name: string): Promise<{ config: So
 /** The fields strata relies on: rootfs.type "layers" and sha256 diff_ids; `config` an object if present. */
 export function checkConfig(what: string, value: unknown, name: string): SourceConfig {
   const c = value as { rootfs?: { type?: unknown; diff_ids?: unknown }; config?: unknown } | null;
-  if (typeof c !== "object" || c === null || Array.isArray(c)) throw bad(what, `the image config ${name} to be a JSON object`, typeof value);
+  if (typeof c !== "object" || c === null || Array.isArray(c)) throw bad(what, `the image config ${name} to be a JSON object`, describeJson(value));
   const rootfs = c.rootfs;
   if (typeof rootfs !== "object" || rootfs === null || rootfs.type !== "layers" || !Array.isArray(rootfs.diff_ids)) {
-    throw bad(what, `the image config ${name} to have rootfs {type: "layers", diff_ids: [...]}`, JSON.stringify(rootfs)?.slice(0, 200) ?? "none");
+    throw bad(what, `the image config ${name} to have rootfs {type: "layers", diff_ids: [...]}`, `rootfs ${describeJson(rootfs, "diff_ids")}`);
   }
+  if (rootfs.diff_ids.length > LIMITS.maxLayers) throw bad(what, `the image config ${name} to have at most ${LIMITS.maxLayers} diff_ids`, `${rootfs.diff_ids.length}`);
   for (const id of rootfs.diff_ids) {
-    if (typeof id !== "string" || !DIGEST.test(id)) throw bad(what, `diff_ids in ${name} of the form sha256:<64 hex>`, JSON.stringify(id).slice(0, 100));
+    if (typeof id !== "string" || !DIGEST.test(id)) throw bad(what, `diff_ids in ${name} of the form sha256:<64 hex>`, describeJson(id));
   }
   if (c.config !== undefined && c.config !== null && (typeof c.config !== "object" || Array.isArray(c.config))) {
-    throw bad(what, `the image config ${name}: config to be an object`, JSON.stringify(c.config).slice(0, 100));
+    throw bad(what, `the image config ${name}: config to be an object`, describeJson(c.config));
   }
   return value as SourceConfig;
 }
@@ -264,6 +274,19 @@ function checkLayerCount(what: string, where: string, layers: number, config: So
   if (layers !== config.rootfs.diff_ids.length) {
     throw bad(what, `${where} to list as many layers as its config has diff_ids (${config.rootfs.diff_ids.length})`, `${layers} layers`);
   }
+}
+
+/**
+ * Counts the layers each image names, before any of them is looked up: at most LIMITS.maxLayers
+ * per image, LIMITS.maxLayerRefs in all.
+ */
+function layerRefBudget(what: string): (where: string, layers: number) => void {
+  let total = 0;
+  return (where, layers) => {
+    if (layers > LIMITS.maxLayers) throw bad(what, `${where} to list at most ${LIMITS.maxLayers} layers`, `${layers}`);
+    total += layers;
+    if (total > LIMITS.maxLayerRefs) throw bad(what, `at most ${LIMITS.maxLayerRefs} layers in all its images`, "more");
+  };
 }
 
 function bad(what: string, expected: string, found: string): StrataError {

@@ -3,8 +3,15 @@
  * magic), the digest and size of the uncompressed tar (its diff_id), and optionally a copy of the
  * uncompressed tar in a file and a listing (entry count, the /nix/store paths it holds). Bytes
  * stream through; a layer is never held in memory.
+ *
+ * The uncompressed bytes are parsed as a tar while they stream, whatever the caller asked for, so
+ * that a blob that cannot be the layer its diff_id names stops at once instead of after it has
+ * been written out in full: data that is not a tar stops at its first header, and a layer is
+ * refused once it is bigger than LIMITS.maxLayerBytes or runs on more than LIMITS.maxTarTrailer
+ * bytes past its last entry (a gzip of zeros, 1000:1).
  */
 import fs from "node:fs";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract as tarExtract, type Extract } from "tar-stream";
@@ -12,6 +19,8 @@ import { asDigest, sha256, type Digest } from "../digest.js";
 import { StrataError } from "../errors.js";
 import { peek } from "./byte-stream.js";
 import { compressionOf, decompressor, SNIFF_BYTES } from "./compression.js";
+import { LIMITS } from "./limits.js";
+import { tempWriteError } from "./temp-write.js";
 import type { Compression } from "./types.js";
 
 export interface LayerScan {
@@ -35,6 +44,8 @@ export interface ScanOptions {
   readonly what: string;
   /** Write the uncompressed tar here (created, never overwritten). */
   readonly toFile?: string;
+  /** The temp dir `toFile` is in, named when the disk is full. */
+  readonly tempDir?: string;
   /** Parse the tar: count entries and collect store paths. */
   readonly list?: boolean;
   readonly signal?: AbortSignal;
@@ -54,16 +65,45 @@ export async function scanLayer(source: AsyncIterable<Uint8Array>, opts: ScanOpt
   }
   const tar = sha256();
   let size = 0;
-  const out = opts.toFile === undefined ? undefined : await fs.promises.open(opts.toFile, "wx", 0o600);
-  const lister = opts.list === true ? new TarLister() : undefined;
+  let out: fs.promises.FileHandle | undefined;
+  try {
+    out = opts.toFile === undefined ? undefined : await fs.promises.open(opts.toFile, "wx", 0o600);
+  } catch (err) {
+    throw tempWriteError(err, opts.tempDir ?? path.dirname(opts.toFile!), opts.what);
+  }
+  const lister = new TarLister();
+  /**
+   * What made the consumer stop. pipeline() rejects with an AbortError when its last stage throws
+   * (it destroys the stages before it, and reports that), which would pass for a cancelled build.
+   */
+  let stopped: unknown;
   const consume = async (stream: AsyncIterable<Uint8Array>): Promise<void> => {
+    try {
+      await consumeAll(stream);
+    } catch (err) {
+      stopped ??= err;
+      throw err;
+    }
+  };
+  const consumeAll = async (stream: AsyncIterable<Uint8Array>): Promise<void> => {
     for await (const chunk of stream) {
       tar.update(chunk);
       size += chunk.length;
-      if (out !== undefined) await out.write(chunk);
-      if (lister !== undefined) await lister.write(chunk);
+      if (size > LIMITS.maxLayerBytes) {
+        throw new StrataError("E_CLOSURE_INPUT", `${opts.what}: expected an uncompressed layer of at most ${LIMITS.maxLayerBytes} bytes, found more`,
+          "this is not a layer strata takes; check where the image comes from");
+      }
+      // Checked before the bytes are written: they are written only while they may be a layer.
+      await lister.write(chunk);
+      if (out !== undefined) {
+        try {
+          await out.write(chunk);
+        } catch (err) {
+          throw tempWriteError(err, opts.tempDir ?? path.dirname(opts.toFile!), opts.what);
+        }
+      }
     }
-    await lister?.end();
+    await lister.end();
   };
   try {
     const input = Readable.from(counted(), { objectMode: false });
@@ -72,7 +112,7 @@ export async function scanLayer(source: AsyncIterable<Uint8Array>, opts: ScanOpt
     if (inflate === undefined) await pipeline(input, consume, signal);
     else await pipeline(input, inflate, consume, signal);
   } catch (err) {
-    throw describeError(err, opts.what, compression);
+    throw describeError(opts.signal?.aborted === true ? err : stopped ?? err, opts.what, compression);
   } finally {
     await out?.close();
   }
@@ -82,7 +122,7 @@ export async function scanLayer(source: AsyncIterable<Uint8Array>, opts: ScanOpt
     blobSize,
     diffId: asDigest(tar.hex()),
     size,
-    ...(lister === undefined ? {} : { entries: lister.entries, storePaths: [...lister.storePaths].sort() }),
+    ...(opts.list === true ? { entries: lister.entries, storePaths: [...lister.storePaths].sort() } : {}),
   };
 }
 
@@ -105,12 +145,27 @@ function describeError(err: unknown, what: string, compression: Compression): un
 
 class TarListError extends Error {}
 
-/** Parses a tar fed in chunks with tar-stream, counting entries and collecting store paths. */
+/**
+ * What the parser may not have looked at yet when a write returns: the chunk just written (at
+ * most 1 MiB from a file, 256 KiB from gunzip) and tar-stream's 16 KiB write buffer. The trailer
+ * is only refused when it is longer than LIMITS.maxTarTrailer whatever the parser's lag.
+ */
+const PARSE_LAG = (1 << 20) + (64 << 10);
+
+/**
+ * Parses a tar fed in chunks with tar-stream, counting entries and collecting store paths, and
+ * refuses a stream that goes on long after its last entry (tar-stream skips zero blocks, so an
+ * endless run of them would otherwise be read to its end).
+ */
 class TarLister {
   entries = 0;
   readonly storePaths = new Set<string>();
   private readonly extract: Extract = tarExtract();
   private error: Error | undefined;
+  /** Bytes written. */
+  private fed = 0;
+  /** Where the last entry seen ends (its header, data and padding). */
+  private lastEnd = 0;
 
   constructor() {
     this.extract.on("error", (err: Error) => {
@@ -118,6 +173,9 @@ class TarLister {
     });
     this.extract.on("entry", (header, stream, next) => {
       this.entries++;
+      const data = header.type === "directory" ? 0 : Math.max(0, header.size ?? 0);
+      this.lastEnd = (header as { byteOffset?: number }).byteOffset ?? this.lastEnd;
+      this.lastEnd += Math.ceil(data / 512) * 512;
       const storePath = storePathOf(header.name);
       if (storePath !== undefined) this.storePaths.add(storePath);
       stream.on("end", () => next());
@@ -127,6 +185,10 @@ class TarLister {
 
   async write(chunk: Uint8Array): Promise<void> {
     this.check();
+    this.fed += chunk.length;
+    if (this.fed - this.lastEnd > LIMITS.maxTarTrailer + PARSE_LAG) {
+      throw new TarListError(`more than ${LIMITS.maxTarTrailer} bytes after the tar's last entry`);
+    }
     if (this.extract.write(chunk)) return;
     await this.until("drain");
   }

@@ -21,6 +21,8 @@ export interface FileMember {
   readonly file?: string;
   /** Scan mode: the bytes of a small member that is not a tar (JSON). */
   readonly bytes?: Buffer;
+  /** Scan mode: a small member not kept, because LIMITS.maxJsonTotal bytes of members already were. */
+  readonly dropped?: boolean;
   /** Scan mode: what a tar-looking member holds, or why it could not be read as a layer. */
   readonly layer?: LayerScan | Error;
 }

@@ -6,11 +6,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { sha256Hex, type Digest } from "../digest.js";
+import { sha256, sha256Hex, type Digest } from "../digest.js";
 import { StrataError, toStrataError } from "../errors.js";
-import { fileChunks } from "./byte-stream.js";
 import { compressionOf } from "./compression.js";
-import { archiveFiles, directoryFiles, type ImageFiles } from "./image-files.js";
+import { archiveFiles, directoryFiles, fileChunks, type ImageFile, type ImageFiles } from "./image-files.js";
 import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./image-list.js";
 import { scanLayer } from "./layer-scan.js";
 import { readArchive } from "./read-archive.js";
@@ -49,7 +48,7 @@ export async function openImages(input: string, opts: OpenOptions): Promise<Sour
     } else {
       const membersDir = path.join(dir, "members");
       await fs.promises.mkdir(membersDir, { mode: 0o700 });
-      const archive = await readArchive(input, { kind: "extract", dir: membersDir }, { what: input, signal: opts.signal });
+      const archive = await readArchive(input, { kind: "extract", dir: membersDir, tempDir: opts.tmpDir }, { what: input, signal: opts.signal });
       files = archiveFiles(archive.members);
       compression = archive.compression;
     }
@@ -59,10 +58,10 @@ export async function openImages(input: string, opts: OpenOptions): Promise<Sour
     await fs.promises.mkdir(layersDir, { mode: 0o700 });
     const done = new Map<string, Promise<Materialised>>();
     let n = 0;
-    const materialise = (ref: LayerRef): Promise<Materialised> => {
+    const materialise = (ref: LayerRef, where: string): Promise<Materialised> => {
       let p = done.get(ref.name);
       if (p === undefined) {
-        p = materialiseLayer(files, ref, path.join(layersDir, `${String(++n).padStart(4, "0")}.tar`), opts.signal);
+        p = materialiseLayer(files, ref, path.join(layersDir, `${String(++n).padStart(4, "0")}.tar`), { where, tmpDir: opts.tmpDir, signal: opts.signal });
         done.set(ref.name, p);
       }
       return p;
@@ -76,8 +75,8 @@ export async function openImages(input: string, opts: OpenOptions): Promise<Sour
       layer: async (image, index) => {
         const ref = image.layers[index];
         if (ref === undefined) throw new StrataError("E_INTERNAL", `layer ${index} of an image with ${image.layers.length} layers`, "this is a bug in strata; please report it");
-        const m = await materialise(ref);
         const where = `layer ${index + 1} of ${image.layers.length} (${ref.name}) of ${input}`;
+        const m = await materialise(ref, where);
         if (ref.digest !== undefined && m.blobDigest !== ref.digest) {
           throw new StrataError("E_CHECKSUM", `${where}: expected blob digest ${ref.digest} (its descriptor), found ${m.blobDigest}`,
             "the image is corrupt or was edited; copy it again");
@@ -113,10 +112,25 @@ interface Materialised {
 /**
  * A layer as an uncompressed tar file in the private dir. An uncompressed member of an extracted
  * archive is used where it is (its digest was computed while extracting); anything else is
- * decompressed or copied, and hashed on the way.
+ * decompressed or copied, and hashed on the way. What can be checked before decompressing is:
+ * an OCI blob's size and digest against its descriptor, so a blob that is not the one the
+ * manifest names is never expanded into the temp dir.
  */
-async function materialiseLayer(files: ImageFiles, ref: LayerRef, target: string, signal: AbortSignal | undefined): Promise<Materialised> {
+async function materialiseLayer(files: ImageFiles, ref: LayerRef, target: string, opts: { where: string; tmpDir: string; signal: AbortSignal | undefined }): Promise<Materialised> {
+  const { where, signal } = opts;
   const file = files.file(ref.name, "a layer");
+  if (ref.blobSize !== undefined && file.size !== ref.blobSize) {
+    // Not hashed: a blob of another size cannot have the descriptor's digest, however long it is.
+    throw new StrataError("E_CHECKSUM", `${where}: expected blob digest ${ref.digest ?? "?"} of ${ref.blobSize} bytes (its descriptor), found a blob of ${file.size} bytes`,
+      "the image is corrupt or was edited; copy it again");
+  }
+  if (ref.digest !== undefined && file.file !== undefined) {
+    const digest = `sha256:${file.sha256 ?? (await hashFile(file as ImageFile & { file: string }, files.what))}`;
+    if (digest !== ref.digest) {
+      throw new StrataError("E_CHECKSUM", `${where}: expected blob digest ${ref.digest} (its descriptor), found ${digest}`,
+        "the image is corrupt or was edited; copy it again");
+    }
+  }
   if (file.file === undefined) {
     // An empty member (kept in memory, not extracted): not a tar, but hashed like any layer.
     if (file.bytes === undefined) throw new StrataError("E_INTERNAL", `${ref.name} has no file`, "this is a bug in strata; please report it");
@@ -129,10 +143,17 @@ async function materialiseLayer(files: ImageFiles, ref: LayerRef, target: string
     const digest: Digest = `sha256:${file.sha256!}`;
     return { path: file.file, diffId: digest, size: file.size, blobDigest: digest, blobSize: file.size, compression: "none" };
   }
-  const scan = await scanLayer(fileChunks(file.file), { what: `layer ${ref.name} of ${files.what}`, toFile: target, ...(signal === undefined ? {} : { signal }) });
+  const scan = await scanLayer(fileChunks({ ...file, file: file.file }, files.what), { what: `layer ${ref.name} of ${files.what}`, toFile: target, tempDir: opts.tmpDir, ...(signal === undefined ? {} : { signal }) });
   // The compressed copy is not needed any more; free the space it takes.
   if (extracted) await fs.promises.rm(file.file, { force: true });
   return { path: target, diffId: scan.diffId, size: scan.size, blobDigest: scan.blobDigest, blobSize: scan.blobSize, compression: scan.compression, ...(extracted ? {} : { blobFile: file.file }) };
+}
+
+/** sha256 hex of a layout's blob, read as fileChunks reads it. */
+async function hashFile(file: ImageFile & { file: string }, what: string): Promise<string> {
+  const hash = sha256();
+  for await (const chunk of fileChunks(file, what)) hash.update(chunk);
+  return hash.hex();
 }
 
 function statInput(input: string): fs.Stats {

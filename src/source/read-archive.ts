@@ -20,11 +20,13 @@ import { peek, readHead } from "./byte-stream.js";
 import { compressionOf, decompressor, SNIFF_BYTES, sniff } from "./compression.js";
 import { scanLayer } from "./layer-scan.js";
 import { LIMITS } from "./limits.js";
+import { tempWriteError } from "./temp-write.js";
 import { MemberTable, type FileMember } from "./member-table.js";
 import { normaliseMemberName, refuse } from "./member-name.js";
 import type { Compression } from "./types.js";
 
-export type ReadMode = { readonly kind: "extract"; readonly dir: string } | { readonly kind: "scan" };
+/** extract: `dir` is where members are written, in the user's temp dir `tempDir` (named when it is full). */
+export type ReadMode = { readonly kind: "extract"; readonly dir: string; readonly tempDir: string } | { readonly kind: "scan" };
 
 export interface ArchiveContents {
   /** How the outer archive was compressed. */
@@ -47,6 +49,8 @@ export async function readArchive(file: string, mode: ReadMode, opts: { what: st
   const input: Readable = inflate === undefined ? source : source.pipe(inflate);
   if (inflate !== undefined) source.on("error", (err) => inflate.destroy(err));
   let count = 0;
+  /** Scan mode: bytes of non-tar members kept in memory so far (LIMITS.maxJsonTotal at most). */
+  const kept = { bytes: 0 };
   await new Promise<void>((resolve, reject) => {
     const extract = tarExtract();
     let failed = false;
@@ -99,8 +103,8 @@ export async function readArchive(file: string, mode: ReadMode, opts: { what: st
         // Refused before its bytes are written or scanned, not after.
         if (members.has(name)) throw refuse(what, `member ${JSON.stringify(name)} twice`);
         members.add(mode.kind === "extract"
-          ? await extractMember(name, header.size ?? 0, body, path.join(mode.dir, String(count).padStart(6, "0")))
-          : await scanMember(name, header.size ?? 0, body, `member ${name} of ${what}`, opts.signal));
+          ? await extractMember(name, header.size ?? 0, body, path.join(mode.dir, String(count).padStart(6, "0")), `member ${name} of ${what}`, mode.tempDir)
+          : await scanMember(name, header.size ?? 0, body, `member ${name} of ${what}`, opts.signal, kept));
         return;
       }
       case "symlink":
@@ -131,7 +135,11 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const chunk of body) void chunk;
 }
 
-async function extractMember(name: string, size: number, body: AsyncIterable<Uint8Array>, file: string): Promise<FileMember> {
+async function extractMember(name: string, size: number, body: AsyncIterable<Uint8Array>, file: string, what: string, tempDir: string): Promise<FileMember> {
+  if (size > LIMITS.maxLayerBytes) {
+    throw new StrataError("E_CLOSURE_INPUT", `${what}: expected a member of at most ${LIMITS.maxLayerBytes} bytes, found its header saying ${size}`,
+      "this is not an image strata takes; check where it comes from");
+  }
   if (size === 0) {
     // Nothing to write: an empty member costs no file (an archive of many empty members is cheap to refuse).
     await drain(body);
@@ -142,7 +150,12 @@ async function extractMember(name: string, size: number, body: AsyncIterable<Uin
   let headBytes = 0;
   let written = 0;
   // "wx": O_CREAT|O_EXCL, so an existing file or symlink at this (numbered) name is never followed.
-  const out = await fs.promises.open(file, "wx", 0o600);
+  let out: fs.promises.FileHandle;
+  try {
+    out = await fs.promises.open(file, "wx", 0o600);
+  } catch (err) {
+    throw tempWriteError(err, tempDir, what);
+  }
   try {
     for await (const chunk of body) {
       hash.update(chunk);
@@ -150,7 +163,11 @@ async function extractMember(name: string, size: number, body: AsyncIterable<Uin
         head.push(Buffer.from(chunk.subarray(0, SNIFF_BYTES - headBytes)));
         headBytes += Math.min(chunk.length, SNIFF_BYTES - headBytes);
       }
-      await out.write(chunk);
+      try {
+        await out.write(chunk);
+      } catch (err) {
+        throw tempWriteError(err, tempDir, what);
+      }
       written += chunk.length;
     }
   } finally {
@@ -160,7 +177,7 @@ async function extractMember(name: string, size: number, body: AsyncIterable<Uin
   return { kind: "file", name, size, sha256: hash.hex(), head: Buffer.concat(head), file };
 }
 
-async function scanMember(name: string, size: number, source: AsyncIterable<Uint8Array>, what: string, signal: AbortSignal | undefined): Promise<FileMember> {
+async function scanMember(name: string, size: number, source: AsyncIterable<Uint8Array>, what: string, signal: AbortSignal | undefined, kept: { bytes: number }): Promise<FileMember> {
   if (size === 0) {
     await drain(source);
     return { kind: "file", name, size, sha256: sha256().hex(), head: Buffer.alloc(0), bytes: Buffer.alloc(0) };
@@ -181,12 +198,16 @@ async function scanMember(name: string, size: number, source: AsyncIterable<Uint
   }
   const hashed = hashing(body);
   const chunks: Uint8Array[] = [];
-  let kept = 0;
+  // Which members are JSON documents is only known from manifest.json, at the end: small members
+  // are kept, LIMITS.maxJsonTotal bytes of them in all; one not kept is refused if it is needed.
+  const keep = size <= LIMITS.maxJson && kept.bytes + size <= LIMITS.maxJsonTotal;
+  if (keep) kept.bytes += size;
+  let length = 0;
   for await (const chunk of hashed.body) {
-    if (size <= LIMITS.maxJson) chunks.push(chunk);
-    kept += chunk.length;
+    if (keep) chunks.push(chunk);
+    length += chunk.length;
   }
-  return { kind: "file", name, size, sha256: hashed.hex(), head, ...(size <= LIMITS.maxJson ? { bytes: Buffer.concat(chunks, kept) } : {}) };
+  return { kind: "file", name, size, sha256: hashed.hex(), head, ...(keep ? { bytes: Buffer.concat(chunks, length) } : size <= LIMITS.maxJson ? { dropped: true } : {}) };
 }
 
 /** A stream that hashes what passes through; `hex()` once it has been read to the end. */

@@ -20,7 +20,7 @@ import { formatReference, parseReference } from "../dest/registry/reference.js";
 import type { RegistryOptions } from "../options.js";
 import { makeTempDir } from "../temp-dir.js";
 import { mapLimit } from "../write/map-limit.js";
-import { fileChunks } from "./byte-stream.js";
+import { fileChunks } from "./image-files.js";
 import { scanLayer } from "./layer-scan.js";
 import { resolveRegistryImage, type RegistryLayer, type RegistryManifest } from "./registry-manifest.js";
 import type { SourceImage, SourceLayer } from "./types.js";
@@ -99,7 +99,7 @@ async function downloadLayer(client: RegistryClient, image: RegistryManifest, la
   const body = await client.getBlob(ref.repository, layer.digest, layer.size);
   // "wx": created here, never an existing file followed or overwritten.
   await pipeline(body, fs.createWriteStream(blobFile, { flags: "wx", mode: 0o600 }), ...(signal === undefined ? [] : [{ signal }]));
-  const scan = await scanLayer(fileChunks(blobFile), { what, toFile: tarFile, ...(signal === undefined ? {} : { signal }) });
+  const scan = await scanLayer(fileChunks({ name: `blobs/sha256/${hex}`, size: layer.size, file: blobFile }, what), { what, toFile: tarFile, ...(signal === undefined ? {} : { signal }) });
   if (scan.blobDigest !== layer.digest) {
     throw new StrataError("E_CHECKSUM", `${what}: the downloaded blob ${blobFile} no longer hashes to its digest (${scan.blobDigest})`, "something changed the temp dir while strata ran; pull again");
   }

@@ -11,6 +11,7 @@ import type { RegistryClient } from "../dest/registry/client.js";
 import { formatReference, type ImageReference } from "../dest/registry/reference.js";
 import { MEDIA_TYPES } from "../image/media-types.js";
 import { checkConfig } from "./image-list.js";
+import { describeJson, parseJsonInput } from "./json-input.js";
 import { LIMITS } from "./limits.js";
 import type { SourceConfig } from "./types.js";
 
@@ -71,7 +72,8 @@ export async function resolveRegistryImage(client: RegistryClient, ref: ImageRef
   let mediaType = mediaTypeOf(top.mediaType, value, name);
   if (INDEXES.includes(mediaType)) {
     const list = (value as { manifests?: unknown }).manifests;
-    if (!Array.isArray(list)) throw malformed(name, "an image index with a list of manifests", JSON.stringify(value).slice(0, 200));
+    if (!Array.isArray(list)) throw malformed(name, "an image index with a list of manifests", describeJson(value, "manifests"));
+    if (list.length > LIMITS.maxImages) throw malformed(name, `an index of at most ${LIMITS.maxImages} manifests`, `${list.length}`);
     const entries = list.map((d, i) => descriptor(d, `entry ${i} of the index of ${name}`, name));
     const pick = choosePlatform(entries, wanted);
     if (pick === undefined) {
@@ -90,7 +92,8 @@ export async function resolveRegistryImage(client: RegistryClient, ref: ImageRef
     if (!MANIFESTS.includes(mediaType)) throw malformed(name, `an image manifest for ${platform}`, `media type ${mediaType}`);
   }
   const m = value as { schemaVersion?: unknown; config?: unknown; layers?: unknown };
-  if (m.schemaVersion !== 2 || !Array.isArray(m.layers)) throw malformed(name, "an image manifest (schemaVersion 2, config, layers)", JSON.stringify(value).slice(0, 200));
+  if (m.schemaVersion !== 2 || !Array.isArray(m.layers)) throw malformed(name, "an image manifest (schemaVersion 2, config, layers)", describeJson(value, "layers"));
+  if (m.layers.length > LIMITS.maxLayers) throw malformed(name, `at most ${LIMITS.maxLayers} layers`, `${m.layers.length}`);
   const configDesc = descriptor(m.config, "the manifest's config", name);
   if (!CONFIGS.includes(configDesc.mediaType)) {
     throw new StrataError("E_UNSUPPORTED", `${name}: expected an image config, found media type ${configDesc.mediaType} (an artifact, not an image)`, "strata reads container images");
@@ -98,6 +101,7 @@ export async function resolveRegistryImage(client: RegistryClient, ref: ImageRef
   if (configDesc.size > LIMITS.maxJson) throw malformed(name, `an image config of at most ${LIMITS.maxJson} bytes`, `${configDesc.size} bytes`);
   const layerDescs = m.layers.map((l, i) => descriptor(l, `layer ${i + 1} of ${name}`, name));
   for (const d of layerDescs) {
+    if (d.size > LIMITS.maxLayerBytes) throw malformed(name, `layer blobs of at most ${LIMITS.maxLayerBytes} bytes`, `${d.digest} of ${d.size}`);
     if (!LAYERS.includes(d.mediaType)) {
       throw new StrataError("E_UNSUPPORTED", `${name}: expected tar layers (plain, gzip or zstd), found a layer of media type ${d.mediaType}`,
         "strata reads image layers; foreign (Windows) and artifact layers are not supported");
@@ -146,10 +150,10 @@ function mediaTypeOf(header: string, value: unknown, name: string): string {
 function descriptor(value: unknown, role: string, name: string): Descriptor {
   const d = value as Partial<Descriptor> | null;
   if (typeof d !== "object" || d === null || typeof d.mediaType !== "string" || typeof d.digest !== "string" || !Number.isSafeInteger(d.size) || (d.size as number) < 0) {
-    throw malformed(name, `${role} to be a descriptor (mediaType, digest, size)`, JSON.stringify(value)?.slice(0, 200) ?? "nothing");
+    throw malformed(name, `${role} to be a descriptor (mediaType, digest, size)`, describeJson(value));
   }
   if (!DIGEST.test(d.digest)) {
-    throw new StrataError("E_UNSUPPORTED", `${name}: expected a sha256 digest in ${role}, found ${JSON.stringify(d.digest.slice(0, 80))}`, "strata reads sha256-addressed images");
+    throw new StrataError("E_UNSUPPORTED", `${name}: expected a sha256 digest in ${role}, found ${/^[a-z0-9]+:/.test(d.digest) ? `a ${d.digest.split(":")[0]!.slice(0, 20)} digest` : "something else"}`, "strata reads sha256-addressed images");
   }
   return d as Descriptor;
 }
@@ -181,14 +185,10 @@ function platformOf(d: Descriptor): string | undefined {
   return `${p.os}/${p.architecture}${typeof p.variant === "string" && p.variant !== "" ? `/${p.variant}` : ""}`;
 }
 
+/** Through the readers' one JSON parser (size, depth, numbers checked; bytes never quoted). */
 function parseJson(bytes: Buffer, what: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (err) {
-    throw new StrataError("E_REGISTRY", `expected the ${what} to be JSON, found ${JSON.stringify(bytes.subarray(0, 60).toString("utf8"))}`, "the registry does not serve an image here", { cause: err });
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed(what, "a JSON object", Array.isArray(value) ? "a list" : typeof value);
+  const value = parseJsonInput(bytes, what);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed(what, "a JSON object", describeJson(value));
   return value;
 }
 

@@ -28,6 +28,7 @@ import { CompressBlocks, CompressStage } from "./compress-stage.js";
 import { drainLayer } from "./drain-layer.js";
 import { layersInFlight, runWrite, type RunOptions, type WriteRun } from "./run-write.js";
 import { mapLimit } from "./map-limit.js";
+import { ANNOTATIONS } from "./registry-cache.js";
 
 /** A store and the tags its manifest gets there. */
 export interface StoreTarget {
@@ -75,10 +76,9 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
     blocks = compression === "none" ? undefined : new CompressBlocks(compression, lanes + 2 * opts.workers);
     run.signal.addEventListener("abort", () => blocks?.fail(run.signal.reason), { once: true });
     const results: LayerResult[] = new Array(spec.layers.length);
-    let reported = 0;
     const report = (i: number, r: LayerResult): void => {
       results[i] = r;
-      run.emit({ type: "layer", index: reported++, layers: spec.layers.length, diffId: r.diffId, size: r.size, blob: r.blob, outcome: r.outcome });
+      run.emit({ type: "layer", index: i, layers: spec.layers.length, diffId: r.diffId, size: r.size, blob: r.blob, outcome: r.outcome });
     };
 
     // 1. What the stores already hold: a layer every store has (or mounts) needs no work at all.
@@ -97,7 +97,7 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
         missing.push(t);
       }
       if (missing.length === 0 && opts.verify !== true) {
-        report(i, { diffId: layer.known.diffId, size: layer.known.size, blob: withAnnotations(known.descriptor, layer, format), outcome: mounted ? "mounted" : "present" });
+        report(i, { diffId: layer.known.diffId, size: layer.known.size, blob: withAnnotations(known, layer, layer.known.size, format), outcome: mounted ? "mounted" : "present" });
       }
       return missing;
     });
@@ -123,7 +123,7 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
             run.emit({ type: "warning", message: `${message}; using the layer as built` });
           }
           opts.onLayerMade?.(layer, made);
-          report(i, { diffId: made.diffId, size: made.size, blob: withAnnotations(made.blob.descriptor, layer, format), outcome: "written" });
+          report(i, { diffId: made.diffId, size: made.size, blob: withAnnotations(made.blob, layer, made.size, format), outcome: "written" });
         }
       };
       const settled = await Promise.allSettled(Array.from({ length: Math.min(lanes, todo.length) }, lane));
@@ -177,15 +177,17 @@ export function knownBlob(layer: ImageLayer, compression: LayerCompression, leve
   return layer.known?.blobs.find((b) => b.compression === compression && (b.original === true || (b.level === level && b.impl === impl)));
 }
 
-/** The layer descriptor of the manifest, with what makes the layer findable again (docs/cache.md). */
-function withAnnotations(blob: Descriptor, layer: ImageLayer, format: ManifestFormat): Descriptor {
-  const base = { mediaType: layerMediaType(format, blobCompression(blob.mediaType)), digest: blob.digest, size: blob.size };
-  if (format === "docker" || layer.key === undefined) return base;
-  return { ...base, annotations: { [ANNOTATION_KEY]: layer.key } };
+/**
+ * The layer descriptor of the manifest, with what makes the layer findable again by another
+ * builder (registry-cache.ts, docs/cache.md): its key, size, and what made the blob. A base
+ * image's original blob keeps no "made by": strata did not make it.
+ */
+function withAnnotations(blob: KnownBlob, layer: ImageLayer, size: number, format: ManifestFormat): Descriptor {
+  const d = blob.descriptor;
+  const base = { mediaType: layerMediaType(format, blobCompression(d.mediaType)), digest: d.digest, size: d.size };
+  if (format === "docker" || layer.key === undefined || blob.original === true) return base;
+  return { ...base, annotations: { [ANNOTATIONS.key]: layer.key, [ANNOTATIONS.size]: String(size), [ANNOTATIONS.compression]: `${blob.compression} ${blob.level ?? 0} ${blob.impl ?? ""}` } };
 }
-
-/** The layer key (src/layer/layer-key.ts) of a layer descriptor, in a pushed or written manifest. */
-export const ANNOTATION_KEY = "dev.strata.layer.key";
 
 function blobCompression(mediaType: string): LayerCompression {
   return mediaType.endsWith("+zstd") || mediaType.endsWith(".zstd") ? "zstd" : mediaType.endsWith("gzip") ? "gzip" : "none";

@@ -16,14 +16,16 @@ import type { Sink } from "../dest/byte-output.js";
 import { writeDockerArchive } from "../dest/docker-archive/write-stream.js";
 import { writePositionalDockerArchive, type RandomAccessSink } from "../dest/docker-archive/write-in-place.js";
 import { tarLayout } from "../dest/oci-layout/layout-archive.js";
-import { LayoutStore } from "../dest/oci-layout/layout-store.js";
+import { LayoutStore, type FileStamps } from "../dest/oci-layout/layout-store.js";
+import { RegistryConnections } from "../dest/registry/connect.js";
 import { openSink } from "../dest/open-sink.js";
 import { makeTempDir } from "../temp-dir.js";
 import { WorkerPool } from "../pool/pool.js";
 import { CompressStage } from "./compress-stage.js";
 import { layersInFlight } from "./run-write.js";
-import { writeToBlobStores, type BlobWriteOptions } from "./write-blobs.js";
+import { writeToBlobStores, type BlobWriteOptions, type StoreTarget } from "./write-blobs.js";
 import { withLayerCache } from "./use-cache.js";
+import { learnFromRegistries } from "./registry-cache.js";
 
 export type OutputFormat = "docker-archive" | "oci" | "oci-archive" | "docker";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["docker-archive", "oci", "oci-archive", "docker"];
@@ -38,6 +40,7 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
   const cached = await withLayerCache(spec, opts);
   const blobOpts = { ...opts, layerCompress: opts.layerCompress, level: opts.layerLevel, onLayerMade: cached.onLayerMade };
   try {
+    if (opts.stores.length > 0) return await writeToStores(cached.spec, opts, blobOpts, cached.stamps);
     if (opts.format === "oci") {
       const store = LayoutStore.open(opts.output as string, cached.stamps);
       try {
@@ -49,6 +52,31 @@ export async function writeImage(spec: ImageSpec, opts: ResolvedOutputOptions): 
     return await writeLayoutArchive(cached.spec, opts, blobOpts);
   } finally {
     cached.close();
+  }
+}
+
+/** Registries and layouts, all at once: each layer built once, its blob sent to every store that lacks it. */
+async function writeToStores(spec: ImageSpec, opts: ResolvedOutputOptions, blobOpts: BlobWriteOptions, stamps: FileStamps | undefined): Promise<ImageResult> {
+  const registries = opts.stores.some((d) => d.kind === "registry") || opts.cacheFrom.length > 0 ? new RegistryConnections(opts.registry, opts.tmpDir) : undefined;
+  const targets: StoreTarget[] = [];
+  try {
+    for (const d of opts.stores) {
+      if (d.kind === "oci") {
+        targets.push({ store: LayoutStore.open(d.dir, stamps), tags: d.ref === undefined ? spec.repoTags : [`:${d.ref}`] });
+      } else {
+        const store = registries!.store(d.reference);
+        targets.push({ store, tags: store.ref.tag === undefined ? [] : [store.ref.tag] });
+      }
+    }
+    // The registry as the shared cache: the image now at each destination tag, and --cache-from.
+    const consulted = [...opts.stores.filter((d) => d.kind === "registry").map((d) => d.reference), ...opts.cacheFrom];
+    const known = registries === undefined ? spec : await learnFromRegistries(spec, consulted, registries, (reference, err) => {
+      if (opts.cacheFrom.includes(reference)) opts.onProgress?.({ type: "warning", message: `--cache-from ${reference}: ${(err as Error).message}; its layers are not reused` });
+    });
+    return await writeToBlobStores(known, targets, { ...blobOpts, probes: opts.registry.jobs ?? 8 });
+  } finally {
+    await Promise.all(targets.map((t) => t.store.close().catch(() => undefined)));
+    registries?.close();
   }
 }
 

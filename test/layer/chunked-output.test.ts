@@ -23,12 +23,16 @@ function fileOf(size: number): { path: Buffer; bytes: Buffer } {
   return { path: Buffer.from(p), bytes };
 }
 
-/** Copy `planned` bytes of the file after `lead` bytes of other output, in chunks of `chunkSize`. */
-function copy(file: Buffer, planned: number, chunkSize: number, lead = 0): Buffer {
+/**
+ * Copy `planned` bytes of the file after `lead` bytes of other output, in chunks of `chunkSize`.
+ * `preOpened`: hand file() a descriptor opened here, as the prefetch window does, so that the
+ * read loop's own checks are what is tested (opening checks the size with fstat first).
+ */
+function copy(file: Buffer, planned: number, chunkSize: number, lead = 0, preOpened = false): Buffer {
   const chunks: Buffer[] = [];
   const out = new ChunkedOutput(callbackTarget((c) => chunks.push(Buffer.from(c)), chunkSize));
   out.zeros(lead);
-  out.file(file, planned);
+  out.file(file, planned, preOpened ? fs.openSync(file, "r") : undefined);
   out.end();
   return Buffer.concat(chunks).subarray(lead);
 }
@@ -48,16 +52,22 @@ describe("ChunkedOutput.file", () => {
   for (const size of [1, 15, 16, 17, 40]) {
     it(`refuses a ${size}-byte file planned one byte shorter (it grew): E_FILE_CHANGED`, () => {
       const { path: p } = fileOf(size);
-      expect(() => copy(p, size - 1, 16)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining("more than that") }));
+      expect(() => copy(p, size - 1, 16, 0, true)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining("more than that") }));
     });
     it(`refuses a ${size}-byte file planned one byte longer (it shrank): E_FILE_CHANGED`, () => {
       const { path: p } = fileOf(size);
-      expect(() => copy(p, size + 1, 16)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining(`only ${size}`) }));
+      expect(() => copy(p, size + 1, 16, 0, true)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining(`only ${size}`) }));
     });
   }
 
   it("refuses a file that grew by much more than a chunk", () => {
     const { path: p } = fileOf(100);
-    expect(() => copy(p, 10, 16, 3)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED" }));
+    expect(() => copy(p, 10, 16, 3, true)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED" }));
+  });
+
+  it("refuses, when it opens the file itself, one whose size is not the planned one before reading it", () => {
+    const { path: p } = fileOf(40);
+    expect(() => copy(p, 41, 16)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining("planned a regular file of 41 bytes, found one of 40 bytes") }));
+    expect(() => copy(p, 39, 16)).toThrow(expect.objectContaining({ code: "E_FILE_CHANGED", message: expect.stringContaining("found one of 40 bytes") }));
   });
 });

@@ -46,7 +46,8 @@ describe("directory listings", () => {
   });
 
   it("reads symlink targets on a file system that gives them no size (/proc: st_size 0)", () => {
-    const proc = new Map(nativeLister()!(Buffer.from("/proc/self")).map((c) => [c.name.toString(), c]));
+    // /proc/<pid>, not /proc/self: that is a symlink, which listDir does not follow.
+    const proc = new Map(nativeLister()!(Buffer.from(`/proc/${process.pid}`)).map((c) => [c.name.toString(), c]));
     expect(proc.get("cwd")!.size).toBe(0);
     expect(proc.get("cwd")!.link.toString()).toBe(process.cwd());
     expect(proc.get("exe")!.link.toString()).toBe(fs.readlinkSync("/proc/self/exe"));
@@ -62,6 +63,12 @@ describe("directory listings", () => {
     it(`${name}: a directory that cannot be listed throws an ErrnoException (ENOENT, ENOTDIR)`, () => {
       expect(() => lister()(Buffer.from(path.join(dir, "missing")))).toThrow(expect.objectContaining({ code: "ENOENT" }));
       expect(() => lister()(Buffer.from(path.join(dir, "file")))).toThrow(expect.objectContaining({ code: "ENOTDIR" }));
+    });
+
+    it(`${name}: a symlink to a directory is not listed (ELOOP or ENOTDIR): a directory swapped for one after lstat saw it`, () => {
+      fs.symlinkSync("sub", path.join(dir, `to-sub-${name}`));
+      expect(() => lister()(Buffer.from(path.join(dir, `to-sub-${name}`)))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ELOOP|ENOTDIR)$/) }));
+      fs.rmSync(path.join(dir, `to-sub-${name}`));
     });
   }
 });

@@ -17,6 +17,7 @@ import { asDigest, sha256, sha256Hex, type Digest } from "../../digest.js";
 import { StrataError } from "../../errors.js";
 import type { BlobOrigin, BlobStore, BlobUpload, Descriptor } from "../blob-store.js";
 import { MEDIA_TYPES } from "../../image/media-types.js";
+import { removeOnExit } from "../../exit-cleanup.js";
 import { withLockFile } from "./lock-file.js";
 
 /** What the layer cache offers a layout: stamps of the blob files strata wrote. */
@@ -36,6 +37,7 @@ export class LayoutStore implements BlobStore {
   readonly name: string;
   private readonly blobs: string;
   private tmp: string | undefined;
+  private forgetTmp: (() => void) | undefined;
 
   private constructor(readonly dir: string, private readonly stamps: FileStamps | undefined) {
     this.name = `oci:${dir}`;
@@ -49,7 +51,12 @@ export class LayoutStore implements BlobStore {
   }
 
   private tempDir(): string {
-    return (this.tmp ??= fs.mkdtempSync(path.join(this.dir, ".strata-")));
+    if (this.tmp === undefined) {
+      this.tmp = fs.mkdtempSync(path.join(this.dir, ".strata-"));
+      // A second Ctrl-C exits at once: the private dir must not stay behind in the layout.
+      this.forgetTmp = removeOnExit(this.tmp);
+    }
+    return this.tmp;
   }
 
   async has(blob: Descriptor): Promise<boolean> {
@@ -135,6 +142,7 @@ export class LayoutStore implements BlobStore {
 
   async close(): Promise<void> {
     if (this.tmp !== undefined) fs.rmSync(this.tmp, { recursive: true, force: true });
+    this.forgetTmp?.();
     this.tmp = undefined;
   }
 
