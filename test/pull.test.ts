@@ -82,7 +82,7 @@ describe.skipIf(!have)("strata pull (plain registry)", () => {
     const dir = path.join(tmp, "pulled-oci");
     const r = await strata(["pull", ref, "-o", `oci:${dir}:pulled`, "--tls-verify=false"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`(${pushed.digest})`);
+    expect(r.stderr).toContain(`pulled ${ref}: ${pushed.digest}`);
     const info = JSON.parse((await skopeo(["inspect", `oci:${dir}:pulled`])).toString()) as SkopeoInspect;
     expect(info.Layers).toEqual(pushed.manifest.layers.map((l) => l.digest));
     const config = await skopeo(["inspect", "--config", "--raw", `oci:${dir}:pulled`]);
