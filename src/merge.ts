@@ -8,13 +8,13 @@
  *
  * Member order, deterministic: for each input, each image, its layers not written yet
  * (`<diff_id hex>/layer.tar`), then its config (`<sha256 hex>.json`) if not written yet; then
- * manifest.json. The outer tar uses strata's header dialect (DockerArchiveWriter). Inputs are
+ * manifest.json. The outer tar uses strata's header dialect (OuterTarWriter). Inputs are
  * opened one at a time, so the temp space needed is that of the largest input.
  */
 import fs from "node:fs";
 import os from "node:os";
 import type { Sink } from "./dest/byte-output.js";
-import { DockerArchiveWriter } from "./dest/outer-tar.js";
+import { OuterTarWriter } from "./dest/outer-tar.js";
 import { openSink } from "./dest/open-sink.js";
 import { pythonJsonDumps, type JsonValue } from "./image/py-json.js";
 import type { Digest } from "./digest.js";
@@ -45,7 +45,7 @@ export async function mergeImages(inputs: readonly string[], output: string | nu
   const tmpDir = options.tmpDir ?? os.tmpdir();
   const sink = await openSink(output);
   try {
-    const archive = new DockerArchiveWriter(sink, options.mtime ?? 1);
+    const archive = new OuterTarWriter(sink, options.mtime ?? 1);
     const writtenLayers = new Set<Digest>();
     const writtenConfigs = new Set<Digest>();
     const entries: JsonValue[] = [];
@@ -90,7 +90,7 @@ export async function mergeImages(inputs: readonly string[], output: string | nu
 }
 
 /** A member whose bytes are a file, streamed in 1 MiB chunks; its size is checked as it goes. */
-async function copyMember(archive: DockerArchiveWriter, name: string, file: string, size: number): Promise<void> {
+async function copyMember(archive: OuterTarWriter, name: string, file: string, size: number): Promise<void> {
   const fh = await fs.promises.open(file, "r");
   try {
     await archive.begin(name, size);

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "../src/build.js";
+import { parseCommandLine } from "../src/cli/args.js";
 import { COMMANDS } from "../src/cli.js";
 import { makeFixtureStore, storePathOf, type FixtureStore } from "./helpers/fixture-store.js";
 import { requireTool } from "./helpers/interop.js";
@@ -72,9 +73,16 @@ describe("strata CLI", () => {
       for (const flag of Object.keys(COMMANDS[cmd]!).filter((f) => f !== "repo_tag")) {
         expect(help, `${cmd} --help lists --${flag}`).toMatch(new RegExp(`--${flag}\\b`));
       }
+      // Parsed in this process (a child per flag took minutes on a loaded machine): a flag the
+      // help lists is one the parser knows.
       for (const flag of flags) {
-        const r = strata([cmd, flag, "--help"]);
-        expect(r.stderr, `${cmd} ${flag}`).not.toMatch(/Unknown option/);
+        let message = "";
+        try {
+          parseCommandLine(cmd, [flag, "1"], COMMANDS[cmd]!, COMMANDS);
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        expect(message, `${cmd} ${flag}`).not.toMatch(/unknown option/i);
       }
     }
   });

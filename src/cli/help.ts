@@ -15,8 +15,11 @@ export const VERSION: string = (() => {
 })();
 
 const OUTPUT = `Output:
-  -o, --output FILE      write the image to FILE (under a temp name, renamed when complete);
-                         default: stdout (refused when stdout is a terminal)
+  -o, --output DEST      where the image goes: a FILE (under a temp name, renamed when
+                         complete), docker://HOST[:PORT]/REPO[:TAG] (a registry),
+                         oci:DIR[:REF] (an OCI layout), oci-archive:FILE, docker-archive:FILE;
+                         repeat it to push to several registries and layouts at once (each
+                         layer built once); default: stdout (refused when it is a terminal)
   -f, --format FORMAT    docker-archive (default; what docker/podman load read), oci (an OCI
                          layout directory: -o DIR, updated in place if it exists), oci-archive
                          (that layout as one tar), docker (Docker 25's OCI + docker-archive layout)
@@ -37,6 +40,23 @@ const OUTPUT = `Output:
                          line (docs/events.md); not with -q
   --debug                print stack traces with errors
   -h, --help             this help
+
+Registries and layouts (docs/registry.md, docs/cache.md):
+  --authfile FILE        credentials (default: $REGISTRY_AUTH_FILE, then
+                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json, ...)
+  --creds USER:PASS      credentials for the registry, instead of an auth file
+  --cert-dir DIR         CA certificates (*.crt) and client pairs (*.cert, *.key) for TLS
+  --tls-verify=false     plain HTTP, or a certificate nobody vouches for (default: true)
+  --jobs N               registry requests at once when probing for blobs (default: 8)
+  --manifest-format oci|docker
+                         OCI manifests (default), or Docker v2 schema 2 (gz layers) for old
+                         registries
+  --digestfile FILE      write the manifest digest to FILE once the image is complete
+  --cache-dir DIR        the layer cache (default: $XDG_CACHE_HOME/strata or ~/.cache/strata)
+  --no-cache             neither read nor fill the layer cache
+  --verify               build every layer even when known, and fail on any difference
+  --cache-from REF       also reuse the layers an image in a registry records (repeatable);
+                         the image at each registry destination's tag is always consulted
 `;
 
 const IMAGE = `
@@ -93,9 +113,12 @@ export const HELP = {
   main: `strata: build layered container images from a Nix store closure, in parallel.
 
 Usage:
-  strata stream CONF.json [-t NAME:TAG] [-o FILE]   drop-in for nixpkgs' streamLayeredImage script
-  strata build --graph GRAPH.json --contents PATH... [-t NAME:TAG] [-o FILE]
+  strata stream CONF.json [-t NAME:TAG] [-o DEST]   drop-in for nixpkgs' streamLayeredImage script
+  strata build --graph GRAPH.json --contents PATH... [-t NAME:TAG] [-o DEST]
                                                     build an image from a closure
+  strata push SOURCE docker://HOST/REPO[:TAG]       copy an image (a file, - for stdin, a layout)
+                                                    to a registry
+  (DEST: a file, docker://HOST/REPO[:TAG], oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE)
   strata plan --graph GRAPH.json --contents PATH... print the layers a build would make
   strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
   strata inspect IMAGE                              layers, digests and store paths of an image
@@ -276,6 +299,17 @@ closure of the derivation's inputs and the shell. DRV.json: \`nix derivation sho
   --created TIME         image creation time (default: 1970-01-01T00:00:01Z)
   --mtime TIME           mtime of every file in the layers (default: 1970-01-01T00:00:01Z)
   --nix-db               a Nix database of the inputs' closure, for nix inside the image
+${OUTPUT}`,
+  push: `Usage: strata push SOURCE DESTINATION [options]
+
+Copies an existing image to a registry (or a layout) as it is: the config byte for byte (the
+same image ID), every layer checked against its diff_id, blobs the source already stores in the
+compression asked for sent as they are, the others compressed once. SOURCE is a docker-archive
+(plain, gz or zstd; - reads one from stdin, which skopeo cannot), an OCI layout directory or an
+oci-archive; DESTINATION is docker://HOST[:PORT]/REPO[:TAG] or oci:DIR[:REF]. A layer the
+registry already holds is not sent again.
+
+  --ref REF              which image of a multi-image SOURCE (a tag or OCI ref name)
 ${OUTPUT}`,
   demo: `Usage: strata demo [options]
 

@@ -13,7 +13,7 @@
 import { BLOCK, RECORD, padded, paxRecords, writeHeader, type TarHeaderFields } from "../layer/tar-header.js";
 import type { ByteOutput } from "./byte-output.js";
 
-export class DockerArchiveWriter {
+export class OuterTarWriter {
   /** `offset`: where in the archive `out`'s first byte lands (the positional writer ends with one). */
   constructor(private readonly out: ByteOutput, private readonly mtime: number, private offset = 0) {}
 

@@ -148,7 +148,7 @@ const PROBE = Buffer.alloc(1);
  * name points to afterwards. With `base` (a store file: the length of the store directory's part
  * of `path`) and the native helper, no component below the store directory may be a symlink
  * either (openBeneath): a directory of the store path swapped for a symlink to the host is not
- * followed. Without the helper only the last component is protected (docs/security-store.md).
+ * followed. Without the helper only the last component is protected (docs/security.md, Store side).
  */
 export function openPlanned(path: Buffer, size: number, base?: number): number {
   let fd: number;

@@ -46,7 +46,7 @@ const SLASH = Buffer.from("/");
  * directory is first opened without following one (like the native listDir, which then lists that
  * very descriptor): a directory swapped for a symlink since lstat saw it fails with ELOOP here.
  * Node cannot list a descriptor, so a swap between this check and readdir is still possible: the
- * native helper is the guard that holds (docs/security-store.md).
+ * native helper is the guard that holds (docs/security.md, Store side).
  */
 export const nodeLister: DirLister = (dir) => {
   fs.closeSync(fs.openSync(dir, NO_FOLLOW_DIR));

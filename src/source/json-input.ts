@@ -4,7 +4,7 @@
  * value: size-capped, nesting depth checked before parsing, numbers that JSON.parse turns into
  * Infinity refused, and failures reported as input errors that name the document and say what
  * was expected, never quoting its bytes (the file may be something else entirely, e.g. a link to
- * a secret: see docs/security-readers.md).
+ * a secret: see docs/security.md, Readers).
  */
 import { StrataError } from "../errors.js";
 import { LIMITS } from "./limits.js";

@@ -18,7 +18,7 @@ import { CHUNK_SIZE } from "../layer/chunked-output.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer, WorkerPool } from "../pool/pool.js";
 import type { LayerDigest, LayerTask } from "../layer/layer-task.js";
-import type { DockerArchiveWriter } from "../dest/outer-tar.js";
+import type { OuterTarWriter } from "../dest/outer-tar.js";
 import { drainLayer } from "./drain-layer.js";
 
 export interface MergeOptions {
@@ -72,7 +72,7 @@ export interface MergeLayer {
 export async function mergeLayers(
   layers: readonly MergeLayer[],
   pool: WorkerPool,
-  archive: DockerArchiveWriter,
+  archive: OuterTarWriter,
   opts: MergeOptions,
 ): Promise<LayerDigest[]> {
   const running: (RunningLayer | undefined)[] = [];
@@ -170,7 +170,7 @@ export function startOrder(estimates: readonly number[], workers: number): numbe
   return [...early, ...estimates.map((_, i) => i).filter((i) => !big(estimates[i]!))];
 }
 
-async function writeHead(index: number, layer: RunningLayer, archive: DockerArchiveWriter, opts: MergeOptions, takeOverHash: () => boolean): Promise<LayerDigest> {
+async function writeHead(index: number, layer: RunningLayer, archive: OuterTarWriter, opts: MergeOptions, takeOverHash: () => boolean): Promise<LayerDigest> {
   return drainLayer(`layer ${index + 1}`, layer, {
     begin: (size) => archive.begin(opts.memberName(index), size),
     data: (bytes) => archive.data(bytes),

@@ -17,7 +17,7 @@ import { padded } from "../../layer/tar-header.js";
 import { runWrite } from "../../write/run-write.js";
 import type { LayerDigest } from "../../layer/layer-task.js";
 import type { ByteOutput, Sink } from "../byte-output.js";
-import { DockerArchiveWriter, layerMemberName, memberHeader } from "../outer-tar.js";
+import { OuterTarWriter, layerMemberName, memberHeader } from "../outer-tar.js";
 import { finishArchive } from "./write-stream.js";
 import type { ImageResult, ImageSpec, WriteOptions } from "../../image/image-spec.js";
 
@@ -91,7 +91,7 @@ export async function writePositionalDockerArchive(spec: ImageSpec, sink: Random
         tail += bytes.length;
       },
     };
-    const imageId = await finishArchive(new DockerArchiveWriter(out, spec.mtime, offset), spec, digests);
+    const imageId = await finishArchive(new OuterTarWriter(out, spec.mtime, offset), spec, digests);
     await sink.commit();
     return { imageId, layers: digests.map((d, i) => ({ ...d, paths: spec.layers[i]!.paths })), repoTags: spec.repoTags, bytes: sink.bytesWritten };
   }, async () => {

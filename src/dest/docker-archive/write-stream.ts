@@ -12,7 +12,7 @@ import type { LayerDigest } from "../../layer/layer-task.js";
 import type { ImageResult, ImageSpec, WriteOptions } from "../../image/image-spec.js";
 import type { ByteOutput, Sink } from "../byte-output.js";
 import { CompressStage } from "../../write/compress-stage.js";
-import { DockerArchiveWriter, layerMemberName } from "../outer-tar.js";
+import { OuterTarWriter, layerMemberName } from "../outer-tar.js";
 import { manifestBytes, specConfigBytes } from "../../image/image-config.js";
 import { mergeLayers } from "../../write/merger.js";
 import { makeTempDir } from "../../temp-dir.js";
@@ -33,7 +33,7 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       stage = new CompressStage(sink, (c, l, b, n) => run.pool.compress(c, l, b, n), opts.compress, opts.level, layersInFlight(opts.workers));
       out = stage;
     }
-    const archive = new DockerArchiveWriter(out, spec.mtime);
+    const archive = new OuterTarWriter(out, spec.mtime);
     const digests = await mergeLayers(spec.layers.map((l) => ({ task: l.task, estimate: l.estimate ?? 0 })), run.pool, archive, {
       ringSlots: RING_SLOTS,
       rings: layersInFlight(opts.workers),
@@ -68,7 +68,7 @@ async function removeTemp(dir: string | undefined): Promise<void> {
  * The end of a docker-archive, after its layers: the image config (its digest is the image ID,
  * returned), manifest.json, and the end blocks.
  */
-export async function finishArchive(archive: DockerArchiveWriter, spec: ImageSpec, digests: readonly LayerDigest[]): Promise<Digest> {
+export async function finishArchive(archive: OuterTarWriter, spec: ImageSpec, digests: readonly LayerDigest[]): Promise<Digest> {
   const config = specConfigBytes(spec, digests.map((d) => d.diffId as Digest));
   const configHex = sha256Hex(config);
   const configName = `${configHex}.json`;

@@ -7,11 +7,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ByteOutput } from "../byte-output.js";
-import { DockerArchiveWriter } from "../outer-tar.js";
+import { OuterTarWriter } from "../outer-tar.js";
 import type { ImageResult } from "../../image/image-spec.js";
 
 export async function tarLayout(dir: string, out: ByteOutput, mtime: number, docker: ImageResult | undefined): Promise<void> {
-  const archive = new DockerArchiveWriter(out, mtime);
+  const archive = new OuterTarWriter(out, mtime);
   const members = new Map<string, { file: string } | { bytes: Buffer }>();
   for (const name of ["oci-layout", "index.json"]) members.set(name, { file: path.join(dir, name) });
   for (const blob of fs.readdirSync(path.join(dir, "blobs", "sha256"))) members.set(`blobs/sha256/${blob}`, { file: path.join(dir, "blobs", "sha256", blob) });
@@ -41,7 +41,7 @@ export async function tarLayout(dir: string, out: ByteOutput, mtime: number, doc
   await archive.finish();
 }
 
-async function copyFile(file: string, size: number, archive: DockerArchiveWriter): Promise<void> {
+async function copyFile(file: string, size: number, archive: OuterTarWriter): Promise<void> {
   const handle = await fs.promises.open(file, "r");
   try {
     const buf = Buffer.allocUnsafe(Math.min(Math.max(size, 1), 1 << 20));
