@@ -114,6 +114,9 @@ async function run(command: string, v: Values, positionals: string[], progress: 
       const { pushImage } = await import("./push.js");
       destination = positionals[1]!;
       result = await pushImage(positionals[0]!, { ...common, output: destination, ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }) });
+    } else if (command === "pull") {
+      const { runPull } = await import("./cli/pull-command.js");
+      ({ result, destination } = await runPull(v, positionals, common));
     } else if (command === "build") {
       const [{ buildOptionsFromArgs, explainGraphError }, { buildImage }] = await Promise.all([import("./cli/build-args.js"), import("./build.js")]);
       result = await buildImage({ ...common, ...buildOptionsFromArgs(v) }).catch((err: unknown) => {
@@ -235,7 +238,8 @@ async function runReport(command: "plan" | "inspect", v: Values, positionals: st
   let text: string;
   if (command === "inspect") {
     const { inspectImage, formatInspect } = await import("./inspect.js");
-    const r = await inspectImage(positionals[0]!, { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), signal });
+    const { registryOptionsFromArgs } = await import("./cli/registry-args.js");
+    const r = await inspectImage(positionals[0]!, { ...(v["ref"] === undefined ? {} : { ref: str(v["ref"])! }), ...(v["platform"] === undefined ? {} : { platform: str(v["platform"])! }), registry: registryOptionsFromArgs(v), signal });
     text = json ? JSON.stringify(r, null, 2) + "\n" : formatInspect(r);
   } else {
     const { runCompare } = await import("./cli/plan-command.js");

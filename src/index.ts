@@ -30,6 +30,8 @@ export type { StoreLayers } from "./plan/types.js";
 
 // Images in, images out
 export { openImage } from "./source/read-image.js";
+export { openRegistryImage, type RegistryImage, type RegistryImageOptions } from "./source/read-registry.js";
+export { pullImage, type PullOptions, type PullResult } from "./pull.js";
 export { mergeImages } from "./merge.js";
 export { inspectImage, formatInspect, type InspectResult } from "./inspect.js";
 export { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";

@@ -4,7 +4,9 @@
  * extracted to disk: an archive is streamed once, every member that looks like a tar scanned as it
  * passes (manifest.json comes last in docker and strata archives, so which members are layers is
  * only known at the end); a layout's blobs are read in place. Every layer's digest is checked
- * against its config and descriptor, as openImage does.
+ * against its config and descriptor, as openImage does. A registry image (`docker://REF`) is read
+ * the same way: its manifest resolved (and its digest shown), each blob streamed through the
+ * scan, verified by digest, and nothing written to disk.
  */
 import fs from "node:fs";
 import type { JsonValue } from "./image/py-json.js";
@@ -16,6 +18,12 @@ import { scanLayer, type LayerScan } from "./source/layer-scan.js";
 import { selectImage } from "./source/open-images.js";
 import { readArchive } from "./source/read-archive.js";
 import type { Compression, SourceFormat } from "./source/types.js";
+import type { RegistryOptions } from "./options.js";
+import { RegistryConnections } from "./dest/registry/connect.js";
+import { formatReference, isDockerReference, parseReference } from "./dest/registry/reference.js";
+import { resolveRegistryImage } from "./source/registry-manifest.js";
+import { DOWNLOADS_AT_ONCE } from "./source/read-registry.js";
+import { mapLimit } from "./write/map-limit.js";
 
 export interface InspectLayer {
   /** 0-based, bottom first. */
@@ -51,6 +59,11 @@ export interface InspectResult {
   readonly refName?: string;
   /** sha256 of the image config. */
   readonly imageId: Digest;
+  /** A registry image: the reference, the digest it names now, and the image manifest's (an index's platform's). */
+  readonly reference?: string;
+  readonly digest?: Digest;
+  readonly manifestDigest?: Digest;
+  readonly platform?: string;
   readonly config: {
     readonly architecture?: string;
     readonly os?: string;
@@ -66,9 +79,14 @@ export interface InspectOptions {
   /** Which image of a multi-image input (RepoTag or OCI ref name). Default: the first. */
   readonly ref?: string;
   readonly signal?: AbortSignal;
+  /** A `docker://` image: credentials and TLS. */
+  readonly registry?: RegistryOptions;
+  /** A `docker://` image index: which platform (default linux/amd64). */
+  readonly platform?: string;
 }
 
 export async function inspectImage(input: string, options: InspectOptions = {}): Promise<InspectResult> {
+  if (isDockerReference(input)) return inspectRegistryImage(input, options);
   try {
     let st: fs.Stats;
     try {
@@ -91,10 +109,8 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
     for (const [index, ref] of image.layers.entries()) {
       options.signal?.throwIfAborted();
       const scan = await layerScan(files, ref, options.signal);
-      layers.push(describeLayer(image, index, ref, scan, input));
+      layers.push(describeLayer(image.layers.length, index, ref, scan, input));
     }
-    const c = image.config;
-    const run = c.config ?? {};
     return {
       format,
       compression,
@@ -103,18 +119,72 @@ export async function inspectImage(input: string, options: InspectOptions = {}):
       repoTags: image.repoTags,
       ...(image.refName === undefined ? {} : { refName: image.refName }),
       imageId: image.imageId,
-      config: {
-        ...(typeof c.architecture === "string" ? { architecture: c.architecture } : {}),
-        ...(typeof c.os === "string" ? { os: c.os } : {}),
-        ...(typeof c.created === "string" ? { created: c.created } : {}),
-        ...(run["Cmd"] === undefined ? {} : { Cmd: run["Cmd"] }),
-        ...(run["Entrypoint"] === undefined ? {} : { Entrypoint: run["Entrypoint"] }),
-        ...(run["Env"] === undefined ? {} : { Env: run["Env"] }),
-      },
+      config: configSummary(image.config),
       layers,
     };
   } catch (err) {
     throw toStrataError(err, input);
+  }
+}
+
+function configSummary(c: ImageEntry["config"]): InspectResult["config"] {
+  const run = c.config ?? {};
+  return {
+    ...(typeof c.architecture === "string" ? { architecture: c.architecture } : {}),
+    ...(typeof c.os === "string" ? { os: c.os } : {}),
+    ...(typeof c.created === "string" ? { created: c.created } : {}),
+    ...(run["Cmd"] === undefined ? {} : { Cmd: run["Cmd"] }),
+    ...(run["Entrypoint"] === undefined ? {} : { Entrypoint: run["Entrypoint"] }),
+    ...(run["Env"] === undefined ? {} : { Env: run["Env"] }),
+  };
+}
+
+/** A registry image: manifest and config fetched, each layer blob streamed through the scan (a few at once), nothing stored. */
+async function inspectRegistryImage(input: string, options: InspectOptions): Promise<InspectResult> {
+  const ref = parseReference(input);
+  const connections = new RegistryConnections(options.registry ?? {});
+  try {
+    const client = connections.client(ref, false);
+    const m = await resolveRegistryImage(client, ref, { platform: options.platform });
+    const name = formatReference(ref);
+    const refs: LayerRef[] = m.layers.map((l) => ({ name: l.digest, diffId: l.diffId, mediaType: l.mediaType, digest: l.digest, blobSize: l.size }));
+    const layers = await mapLimit(refs, DOWNLOADS_AT_ONCE, async (l, index) => {
+      options.signal?.throwIfAborted();
+      const body = await client.getBlob(ref.repository, l.digest!, l.blobSize);
+      let scan: LayerScan;
+      try {
+        const what = `layer ${index + 1} of ${refs.length} (${l.digest}) of ${name}`;
+        scan = await scanLayer(body as AsyncIterable<Buffer>, { what, list: true, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      } catch (err) {
+        // Decompression may fail before the digest check at the blob's end: a damaged download
+        // looks like corrupt gzip. Download it once more only to verify, and report what it is.
+        if (err instanceof StrataError && err.code === "E_CLOSURE_INPUT") {
+          for await (const chunk of await client.getBlob(ref.repository, l.digest!, l.blobSize)) void chunk;
+        }
+        throw err;
+      } finally {
+        body.destroy();
+      }
+      return describeLayer(refs.length, index, l, scan, name);
+    });
+    return {
+      format: "registry",
+      compression: "none",
+      images: 1,
+      imageIndex: 0,
+      repoTags: ref.tag === undefined ? [] : [`${ref.registry}/${ref.repository}:${ref.tag}`],
+      imageId: m.imageId,
+      reference: name,
+      digest: m.digest,
+      manifestDigest: m.manifestDigest,
+      ...(m.platform === undefined ? {} : { platform: m.platform }),
+      config: configSummary(m.config),
+      layers,
+    };
+  } catch (err) {
+    throw toStrataError(err, input);
+  } finally {
+    connections.close();
   }
 }
 
@@ -128,8 +198,8 @@ async function layerScan(files: ImageFiles, ref: LayerRef, signal: AbortSignal |
     "the image is corrupt; re-create it");
 }
 
-function describeLayer(image: ImageEntry, index: number, ref: LayerRef, scan: LayerScan, input: string): InspectLayer {
-  const where = `layer ${index + 1} of ${image.layers.length} (${ref.name}) of ${input}`;
+function describeLayer(count: number, index: number, ref: LayerRef, scan: LayerScan, input: string): InspectLayer {
+  const where = `layer ${index + 1} of ${count} (${ref.name}) of ${input}`;
   if (ref.digest !== undefined && scan.blobDigest !== ref.digest) {
     throw new StrataError("E_CHECKSUM", `${where}: expected blob digest ${ref.digest} (its descriptor), found ${scan.blobDigest}`, "the image is corrupt or was edited; copy it again");
   }
@@ -155,6 +225,9 @@ export function formatInspect(r: InspectResult): string {
   const lines: string[] = [];
   const kv = (k: string, v: string): void => void lines.push(`${k.padEnd(11)}${v}`);
   kv("image", `${r.imageId}`);
+  if (r.reference !== undefined) kv("reference", r.reference);
+  if (r.digest !== undefined) kv("digest", r.digest);
+  if (r.manifestDigest !== undefined && r.manifestDigest !== r.digest) kv("manifest", `${r.manifestDigest}${r.platform === undefined ? "" : ` (${r.platform})`}`);
   kv("format", `${r.format}${r.compression === "none" ? "" : ` (${r.compression})`}${r.images > 1 ? `, image ${r.imageIndex + 1} of ${r.images}` : ""}`);
   kv("tags", r.repoTags.length === 0 ? "(none)" : r.repoTags.join(", "));
   if (r.refName !== undefined) kv("ref", r.refName);

@@ -5,6 +5,7 @@
  */
 import type { Flags } from "./args.js";
 import { NIX_SHELL_FLAGS } from "../nix-shell/cli-args.js";
+import { REGISTRY_FLAGS } from "./registry-args.js";
 
 const bool = { type: "boolean" } as const;
 const text = { type: "string" } as const;
@@ -83,7 +84,11 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandSpec>> = {
   // Positionals: the two plan files of --compare (checked there).
   plan: { flags: { ...IMAGE_FLAGS, "store-root": text, "tmp-dir": text, compare: bool, json: bool, ...help }, positionals: { name: "plan file", min: 0, max: 2 } },
   merge: { flags: { output: { type: "string", short: "o" }, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, ...help }, positionals: { name: "IMAGE", min: 1, max: Infinity } },
-  inspect: { flags: { ref: text, json: bool, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
+  inspect: { flags: { ref: text, platform: text, ...REGISTRY_FLAGS, json: bool, ...help }, positionals: { name: "IMAGE", min: 1, max: 1 } },
+  pull: {
+    flags: { output: OUTPUT_FLAGS.output, format: OUTPUT_FLAGS.format, platform: text, ...REGISTRY_FLAGS, workers: OUTPUT_FLAGS.workers, "tmp-dir": text, quiet: OUTPUT_FLAGS.quiet, json: bool, ...help },
+    positionals: { name: "docker://REF", min: 1, max: 1 },
+  },
   demo: { flags: { ...OUTPUT_FLAGS }, positionals: none },
   // Positionals: the action (checked by the cache command, which names them).
   push: { flags: { ...OUTPUT_FLAGS, ref: text }, positionals: { name: "SOURCE and DESTINATION", min: 2, max: 2 } },

@@ -1,5 +1,6 @@
 /** The --help texts. Every flag listed here exists, and every flag that exists is listed. */
 import { createRequire } from "node:module";
+import { REGISTRY_HELP } from "./registry-args.js";
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (() => {
@@ -121,6 +122,7 @@ Usage:
   strata plan --graph GRAPH.json --contents PATH... print the layers a build would make
   strata merge A.tar B.tar... -o ALL.tar            one archive that loads every image
   strata inspect IMAGE                              layers, digests and store paths of an image
+  strata pull docker://REF -o DEST                  an image from a registry into a file or layout
   strata export IMAGE [-o FILE]                     the image's flattened filesystem as one tar
   strata index -o DEST IMAGE...                     a multi-platform image (OCI index) of images
   strata nix-shell-image DRV.json --shell PATH (--graph GRAPH.json | --from-store)
@@ -182,14 +184,38 @@ them) and configs are kept as they are.
 `,
   inspect: `Usage: strata inspect IMAGE [--json] [--ref REF]
 
-Shows an image (docker-archive plain/gz/zstd, OCI layout directory or oci-archive): tags, config,
-and each layer's diff_id, digest, sizes and the store paths it holds.
+Shows an image (docker-archive plain/gz/zstd, OCI layout directory, oci-archive, or a registry's
+docker://HOST/REPO[:TAG][@DIGEST]): tags, config, and each layer's diff_id, digest, sizes and the
+store paths it holds; for a registry image also the digest the reference names (pin it as
+REF@DIGEST). Registry blobs are streamed through and verified, never stored.
 
   --json                 JSON on stdout
   --ref REF              which image of a multi-image input (a tag or OCI ref name)
+  --platform OS/ARCH     which image of a registry's multi-platform index (default: linux/amd64)
   --debug                print stack traces with errors
   -h, --help             this help
-`,
+
+${REGISTRY_HELP}`,
+  pull: `Usage: strata pull docker://HOST/REPO[:TAG][@DIGEST] -o DEST [options]
+
+Copies an image from a registry as it is: manifest and blobs verified by digest and size, the
+config kept byte for byte (the image ID does not change), the tag's digest printed. An OCI
+destination gets the registry's compressed blobs unchanged; a docker-archive the layers
+uncompressed, each checked against its diff_id.
+
+  -o, --output DEST      oci:DIR[:REF] (an OCI layout, updated in place), oci-archive:FILE[:REF],
+                         docker-archive:FILE[:NAME:TAG], or a bare path in --format; - is stdout
+  -f, --format FORMAT    the format of a bare DEST: docker-archive (default), oci, oci-archive
+  --platform OS/ARCH[/VARIANT]
+                         which image of a multi-platform index (default: linux/amd64)
+  -j, --workers N        worker threads (default: the number of cores)
+  --tmp-dir DIR          where the blobs are downloaded (default: $TMPDIR or /tmp)
+  -q, --quiet            no progress on stderr
+  --json                 progress as JSON events on stderr, one object a line
+  --debug                print stack traces with errors
+  -h, --help             this help
+
+${REGISTRY_HELP}`,
   cache: `Usage: strata cache [show | prune [--older-than DAYS] | clear] [--cache-dir DIR] [--json]
 
 The local layer cache: what each layer built before is (diff_id, size, compressed blobs), so

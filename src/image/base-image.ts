@@ -5,15 +5,42 @@
  */
 import os from "node:os";
 import type { BaseImageInfo } from "../build.js";
+import type { ProgressEvent } from "./image-spec.js";
+import type { RegistryOptions } from "../options.js";
 import { openImage } from "../source/read-image.js";
+import type { RegistryImage } from "../source/read-registry.js";
 import type { SourceImage } from "../source/types.js";
 import type { ImageLayer, KnownBlob } from "./image-spec.js";
 import { layerKey } from "../layer/layer-key.js";
 import { layerMediaType } from "./media-types.js";
 
-export async function openBaseImage(input: string | null | undefined, opts: { tmpDir?: string | undefined; signal?: AbortSignal | undefined; ref?: string }): Promise<SourceImage | undefined> {
+export interface BaseImageOptions {
+  readonly tmpDir?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Which image of a multi-image input (a RepoTag or OCI ref name). */
+  readonly ref?: string | undefined;
+  /** A `docker://` base: credentials and TLS. */
+  readonly registry?: RegistryOptions | undefined;
+  /** Told (as a warning) what digest a `docker://` base's tag resolved to, so that builds can pin it. */
+  readonly onProgress?: ((event: ProgressEvent) => void) | undefined;
+}
+
+export async function openBaseImage(input: string | null | undefined, opts: BaseImageOptions): Promise<SourceImage | undefined> {
   if (input === undefined || input === null) return undefined;
-  return openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal === undefined ? {} : { signal: opts.signal }), ...(opts.ref === undefined ? {} : { ref: opts.ref }) });
+  const image = await openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), signal: opts.signal, registry: opts.registry, ...(opts.ref === undefined ? {} : { ref: opts.ref }) });
+  if (image.format === "registry") {
+    const m = (image as RegistryImage).manifest;
+    if (m.resolvedFromTag) {
+      // A tag moves: say what it named this time, in the form --from takes back to pin it.
+      opts.onProgress?.({ type: "warning", message: `base image ${input} resolved to ${m.digest}; pin it with --from ${pinned(input, m.digest)}` });
+    }
+  }
+  return image;
+}
+
+/** `docker://HOST/REPO:TAG` pinned: `docker://HOST/REPO:TAG@sha256:...` (the digest decides, the tag documents). */
+function pinned(input: string, digest: string): string {
+  return `${input.replace(/@sha256:[0-9a-f]{64}$/, "")}@${digest}`;
 }
 
 /** What planning needs of it: its layer count (the budget), config (merged) and ID (the default tag). */

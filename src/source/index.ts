@@ -3,6 +3,8 @@
  * and the runtime-config merge of an image built on a base. Re-exports only.
  */
 export { openImage, type OpenImageOptions } from "./read-image.js";
+export { openRegistryImage, type RegistryImage, type RegistryImageOptions } from "./read-registry.js";
+export { resolveRegistryImage, type RegistryManifest, type RegistryLayer } from "./registry-manifest.js";
 export { openImages, selectImage, type OpenOptions, type SourceArchive } from "./open-images.js";
 export { mergeBaseConfig, type MergeConfigOptions } from "./config-merge.js";
 export { mergeImages, type MergeOptions, type MergeResult } from "../merge.js";

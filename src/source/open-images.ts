@@ -157,6 +157,10 @@ async function hashFile(file: ImageFile & { file: string }, what: string): Promi
 }
 
 function statInput(input: string): fs.Stats {
+  if (input.startsWith("docker://")) {
+    throw new StrataError("E_UNSUPPORTED", `expected an image file or directory here, found the registry reference ${input}`,
+      "pull it first: strata pull docker://REF -o oci:DIR (build --from, inspect and pull read registries directly)");
+  }
   try {
     return fs.statSync(input);
   } catch (err) {

@@ -12,9 +12,10 @@ import type { Digest } from "../digest.js";
  * - `docker`: the dual layout `docker save` writes since Docker 25 (manifest.json and an OCI
  *   layout in one tar); read through its manifest.json;
  * - `oci`: an OCI image layout directory;
- * - `oci-archive`: a tar of an OCI image layout.
+ * - `oci-archive`: a tar of an OCI image layout;
+ * - `registry`: an image in a registry (`docker://REF`), downloaded blob by blob.
  */
-export type SourceFormat = "docker-archive" | "docker" | "oci" | "oci-archive";
+export type SourceFormat = "docker-archive" | "docker" | "oci" | "oci-archive" | "registry";
 
 /** Compression of an archive or a layer blob, found by its magic bytes, not its name. */
 export type Compression = "none" | "gzip" | "zstd";
