@@ -20,7 +20,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   let debug = argv.includes("--debug");
   // Known before parsing, so that a usage error is an event too.
-  const json = argv.includes("--json");
+  // (For the reports, inspect, plan and cache, --json is the report's form on stdout: their
+  // failures stay one line of text.)
+  const json = argv.includes("--json") && !REPORTS.has(command ?? "");
   let reporter: ProgressReporter | undefined;
   // Write errors on stdout reach the callers of writeReport(); without a listener, the 'error'
   // event that follows them would crash with a stack trace.
@@ -54,13 +56,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? `strata ${command} takes no positional arguments, got ${JSON.stringify(parsed.positionals[0])}`
         : `strata ${command} takes ${min === max ? "one" : min === 0 ? `at most ${max}` : "at least one"} ${name}, got ${parsed.positionals.length}`, `run \`strata ${command} --help\``);
     }
-    const mode: ProgressMode = v["json"] === true ? "json" : v["quiet"] === true ? "quiet" : "auto";
+    const mode: ProgressMode = json ? "json" : v["quiet"] === true ? "quiet" : "auto";
     reporter = progressReporter(mode);
     return await run(command, v, parsed.positionals, reporter);
   } catch (err) {
     return report(err, debug, reporter ?? (json ? progressReporter("json") : undefined));
   }
 }
+
+/** Commands whose --json is the form of a report on stdout, not progress events. */
+const REPORTS = new Set(["inspect", "plan", "cache"]);
 
 function unknownCommand(command: string): StrataError {
   const near = closest(command, Object.keys(COMMAND_TABLE));
