@@ -1,6 +1,6 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other.
+ * system calls Node has no API for.
  * Only speed depends on it, never the bytes: without it (a platform where it did not build),
  * strata works the same, more slowly.
  */
@@ -18,13 +18,6 @@ export interface Native {
   willNeed(fd: number): number;
   /** A directory's children with their lstat (and readlink) results, packed (see list-dir.ts), or -errno. */
   listDir(dir: Buffer): Buffer | number;
-  /**
-   * SHA-256 with its running state in `state` (128 bytes; see digest.ts, sharedSha256). Present
-   * when the helper found OpenSSL's SHA256_* in the running Node.
-   */
-  sha256Init?: (state: Uint8Array) => void;
-  sha256Update?: (state: Uint8Array, bytes: Uint8Array) => void;
-  sha256Final?: (state: Uint8Array) => Buffer;
   /**
    * Open the regular file `path` (O_RDONLY | O_NOFOLLOW | O_NONBLOCK) with no symlink followed
    * below its first `base` bytes: the descriptor, or -errno.

@@ -4,7 +4,7 @@
  * layer at a time, in plan order) and by the OCI writer (several layers at once, each to its blob).
  */
 import fs from "node:fs";
-import { asDigest, sha256, sharedSha256, type Sha256 } from "../digest.js";
+import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
 import type { RunningLayer } from "../pool/pool.js";
 import type { LayerDigest } from "../layer/layer-task.js";
@@ -17,43 +17,23 @@ export interface LayerOutput {
   end(size: number): Promise<void>;
 }
 
-/**
- * `takeOverHash`, asked before each ring slot while the worker still hashes: whether this thread
- * should ask for the rest of the hash (protocol.ts, HASH_ASK), because a core is going spare.
- */
-export async function drainLayer(label: string, layer: RunningLayer, out: LayerOutput, onBytes?: (count: number) => void, takeOverHash?: () => boolean): Promise<LayerDigest> {
+export async function drainLayer(label: string, layer: RunningLayer, out: LayerOutput, onBytes?: (count: number) => void): Promise<LayerDigest> {
   const first = await layer.stream.next();
   if (first.t !== "size") throw protocolError(label, first.t);
   const size = first.size;
   // The worker left hashing to us: hash the bytes as they go out (reading and hashing in parallel).
-  let hash = first.mainHashes ? sha256() : undefined;
-  let asked = false;
-  let handedOver = false;
+  const hash = first.mainHashes ? sha256() : undefined;
   await out.begin(size);
   let written = 0;
   for (;;) {
     const m = await layer.stream.next();
     if (m.t === "data") {
-      if (hash === undefined) {
-        if (!asked && takeOverHash?.() === true) {
-          layer.stream.askForHash();
-          asked = true;
-        }
-        // From the slot the worker stopped at, the hash goes on here, from the state it left.
-        const from = asked ? layer.stream.hashedHereFrom() : -1;
-        if (from >= 0 && m.slot >= from) {
-          hash = sharedSha256(layer.stream.hashState, false);
-          handedOver = true;
-        }
-      }
       hash?.update(m.bytes);
       await out.data(m.bytes);
       layer.stream.release();
       written += m.bytes.length;
       onBytes?.(m.bytes.length);
     } else if (m.t === "spool") {
-      // A head layer never spools, and the hash is only ever handed over by the head.
-      if (handedOver) throw protocolError(label, "spool after the hash was handed over");
       written += await copySpool(m.path, m.length, out, hash, onBytes);
     } else if (m.t === "end") {
       const digest = m.digest ?? (hash === undefined ? undefined : { diffId: asDigest(hash.hex()), size: written });

@@ -39,7 +39,6 @@ export async function writeDockerArchive(spec: ImageSpec, sink: Sink, opts: Writ
       rings: layersInFlight(opts.workers),
       workers: opts.workers,
       mainMayHash: opts.workers < os.availableParallelism(),
-      takeOverHash: opts.compress === "none",
       longAhead: opts.compress === "none",
       spoolDir: tmp,
       signal: run.signal,
