@@ -4,6 +4,7 @@ import type { JsonValue } from "../image/py-json.js";
 import type { BuildOptions } from "../build.js";
 import { int, oneLine, str } from "./args.js";
 import { StrataError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import { parseLayerPlan } from "../plan/layer-plan-json.js";
 import { parseReferencesGraph } from "../closure/references-graph.js";
 import type { ClosureGraph } from "../closure/types.js";
@@ -50,7 +51,7 @@ export function buildOptionsFromArgs(v: Values): BuildOptions {
     ...(v["architecture"] === undefined ? {} : { architecture: architecture(str(v["architecture"])!) }),
     ...num("max-layers"), ...num("uid"), ...num("gid"),
     ...(v["layering"] === undefined ? {} : { layering: layering(str(v["layering"])!) }),
-    ...(v["previous"] === undefined ? {} : { previous: parseLayerPlan(readText(str(v["previous"])!, "--previous"), str(v["previous"])!) }),
+    ...(v["previous"] === undefined ? {} : { previous: parseLayerPlan(readInputFile(str(v["previous"])!, { code: "E_USAGE", what: "--previous" }), str(v["previous"])!) }),
     ...(config === undefined ? {} : { config }),
     ...(root === undefined ? {} : { storeRoot: root.replace(/\/+$/, "") }),
     ...(v["inherit-config"] === true ? { inheritConfig: true } : {}),
@@ -71,7 +72,7 @@ function layering(value: string): LayeringStrategy {
   }
   let pipeline: unknown;
   try {
-    pipeline = JSON.parse(readText(value, "--layering"));
+    pipeline = JSON.parse(readInputFile(value, { code: "E_USAGE", what: "--layering" }));
   } catch (err) {
     if (err instanceof StrataError) throw err;
     throw new StrataError("E_USAGE", `--layering ${value} is not valid JSON: ${oneLine((err as Error).message)}`, "the file must hold a layeringPipeline as nixpkgs users write it: a JSON list of steps", { cause: err });
@@ -104,18 +105,10 @@ function camel(flag: string): string {
   return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
-function readText(file: string, flag: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new StrataError("E_USAGE", `${flag} ${file}: ${(err as Error).message}`, "check the path", { cause: err });
-  }
-}
-
 function readConfig(file: string): { [key: string]: JsonValue } {
   let value: unknown;
   try {
-    value = JSON.parse(readText(file, "--config"));
+    value = JSON.parse(readInputFile(file, { code: "E_USAGE", what: "--config" }));
   } catch (err) {
     if (err instanceof StrataError) throw err;
     throw new StrataError("E_USAGE", `--config ${file} is not valid JSON: ${oneLine((err as Error).message)}`, "pass a JSON object with the image config (Cmd, Env, ...)", { cause: err });
