@@ -7,6 +7,7 @@ import { closureOf } from "../closure/closure-of.js";
 import { planImage, readBuildGraph, type BuildOptions } from "../build.js";
 import { StrataError } from "../errors.js";
 import { readInputFile } from "../input-file.js";
+import { human } from "../format-bytes.js";
 import { compareLayerPlans } from "../plan/compare.js";
 import { parseLayerPlan } from "../plan/layer-plan-json.js";
 import { baseImageInfo, openBaseImage } from "../image/base-image.js";
@@ -50,12 +51,6 @@ function names(paths: readonly string[]): string {
   const short = paths.map((p) => p.replace(/^.*\/[0-9a-z]{32}-/, ""));
   const text = short.slice(0, 4).join(" ");
   return short.length > 4 ? `${text} +${short.length - 4} more` : text;
-}
-
-function human(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e3).toFixed(1)} kB`;
 }
 
 function table(head: string[], rows: string[][]): string {
