@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
+import { copyFileBytes } from "../dest/copy-file.js";
 import type { RunningLayer } from "../pool/pool.js";
 import type { LayerDigest } from "../layer/layer-task.js";
 
@@ -51,23 +52,14 @@ export async function drainLayer(label: string, layer: RunningLayer, out: LayerO
 
 /** Write a spool file's bytes to the output, then remove it. */
 async function copySpool(file: string, length: number, out: LayerOutput, hash: Sha256 | undefined, onBytes?: (count: number) => void): Promise<number> {
-  const handle = await fs.promises.open(file, "r");
   try {
-    // One buffer, reused: the output's data() resolves only once the bytes may be reused.
-    const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
-    let left = length;
-    while (left > 0) {
-      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
-      if (bytesRead === 0) throw new StrataError("E_INTERNAL", `spool file ${file} is shorter than announced`, "was the temp dir cleaned while strata ran?");
-      const bytes = buf.subarray(0, bytesRead);
+    await copyFileBytes(file, length, async (bytes) => {
       hash?.update(bytes);
       await out.data(bytes);
-      left -= bytesRead;
-      onBytes?.(bytesRead);
-    }
+      onBytes?.(bytes.length);
+    }, (found) => new StrataError("E_INTERNAL", `spool file ${file} holds ${found} bytes, ${length} were announced`, "was the temp dir cleaned while strata ran?"));
     return length;
   } finally {
-    await handle.close();
     await fs.promises.rm(file, { force: true });
   }
 }
