@@ -33,6 +33,13 @@
 import type { MessagePort } from "node:worker_threads";
 import type { LayerDigest } from "../layer/layer-task.js";
 
+/**
+ * Slots per layer ring (of CHUNK_SIZE, 1 MiB each): what a layer holds in memory before it waits
+ * or spools. Measured on a 1 GB closure: larger rings did not make builds faster, they only spool
+ * less (`| cat` with 4, 8, 32 slots: 1.43, 1.32, 1.32 s).
+ */
+export const RING_SLOTS = 8;
+
 export const CTL_WRITTEN = 0;
 export const CTL_READ = 1;
 export const CTL_HEAD = 2;
