@@ -4,18 +4,24 @@
  * as its source stores it, reused by destinations that take that compression).
  */
 import os from "node:os";
-import type { BaseImageInfo } from "../build.js";
 import { openImage } from "../source/read-image.js";
 import type { SourceImage } from "../source/types.js";
 import type { ImageLayer, KnownBlob } from "./image-spec.js";
 import { layerMediaType } from "./media-types.js";
+import type { JsonValue } from "./py-json.js";
 
 export async function openBaseImage(input: string | null | undefined, opts: { tmpDir?: string | undefined; signal?: AbortSignal | undefined }): Promise<SourceImage | undefined> {
   if (input === undefined || input === null) return undefined;
   return openImage(input, { tmpDir: opts.tmpDir ?? os.tmpdir(), ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
 }
 
-/** What planning needs of it: its layer count (the budget), config (merged) and ID (the default tag). */
+/** What planning needs of a base image: its layer count (the budget), config (merged) and ID (the default tag). */
+export interface BaseImageInfo {
+  readonly layers: number;
+  readonly config?: { readonly [key: string]: JsonValue };
+  readonly imageId?: string;
+}
+
 export function baseImageInfo(base: SourceImage | undefined): BaseImageInfo | undefined {
   return base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId };
 }
