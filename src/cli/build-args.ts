@@ -70,14 +70,7 @@ function layering(value: string): LayeringStrategy {
   if (!value.endsWith(".json") && !fs.existsSync(value)) {
     throw new StrataError("E_USAGE", `--layering must be auto, popularity or a pipeline JSON file, got ${JSON.stringify(value)}`, "e.g. --layering auto, or --layering pipeline.json");
   }
-  let pipeline: unknown;
-  try {
-    pipeline = JSON.parse(readInputFile(value, { code: "E_USAGE", what: "--layering" }));
-  } catch (err) {
-    if (err instanceof StrataError) throw err;
-    throw new StrataError("E_USAGE", `--layering ${value} is not valid JSON: ${oneLine((err as Error).message)}`, "the file must hold a layeringPipeline as nixpkgs users write it: a JSON list of steps", { cause: err });
-  }
-  return { pipeline };
+  return { pipeline: readJsonFile(value, "--layering", "the file must hold a layeringPipeline as nixpkgs users write it: a JSON list of steps") };
 }
 
 function parseAdd(spec: string): { source: string; dest: string } {
@@ -105,14 +98,18 @@ function camel(flag: string): string {
   return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
-function readConfig(file: string): { [key: string]: JsonValue } {
-  let value: unknown;
+/** The JSON in the file given to `flag`: E_USAGE naming both when it cannot be read or is not JSON. */
+function readJsonFile(file: string, flag: string, hint: string): unknown {
+  const text = readInputFile(file, { code: "E_USAGE", what: flag });
   try {
-    value = JSON.parse(readInputFile(file, { code: "E_USAGE", what: "--config" }));
+    return JSON.parse(text) as unknown;
   } catch (err) {
-    if (err instanceof StrataError) throw err;
-    throw new StrataError("E_USAGE", `--config ${file} is not valid JSON: ${oneLine((err as Error).message)}`, "pass a JSON object with the image config (Cmd, Env, ...)", { cause: err });
+    throw new StrataError("E_USAGE", `${flag} ${file} is not valid JSON: ${oneLine((err as Error).message)}`, hint, { cause: err });
   }
+}
+
+function readConfig(file: string): { [key: string]: JsonValue } {
+  const value = readJsonFile(file, "--config", "pass a JSON object with the image config (Cmd, Env, ...)");
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new StrataError("E_USAGE", `--config ${file} must hold a JSON object`, "e.g. {\"Cmd\": [\"/bin/hello\"]}");
   }
