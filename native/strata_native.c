@@ -28,24 +28,16 @@
  * component with O_NOFOLLOW. Always O_NOFOLLOW | O_NONBLOCK (a FIFO cannot block it). The
  * descriptor, or -errno (ELOOP or ENOTDIR where a symlink was met).
  *
- * fixMallocThreshold(bytes): mallopt(M_MMAP_THRESHOLD) with glibc (elsewhere absent). glibc serves
- * a large allocation with its own mmap at first, but raises that threshold (up to 32 MiB) each
- * time such a block is freed, after which large blocks come from the heap and their pages stay
+ * fixMallocThreshold(bytes): mallopt(M_MMAP_THRESHOLD) with glibc (elsewhere it does nothing).
+ * glibc serves a large allocation with its own mmap at first, but raises that threshold (up to
+ * 32 MiB) each time such a block is freed, after which large blocks come from the heap and their pages stay
  * with the process when they are freed: peak memory then grows with how long the build runs. A
  * fixed threshold keeps large blocks mapped and unmapped whole. Process-wide, so only the CLI
  * calls it (src/cli.ts), never the library: 4 GB closure peak RSS 185-198 -> 178-187 MB, the
  * 1 GB one 157-159 -> 154-158, speed unchanged (docs/benchmarks.md). 1 if set, else 0.
- *
- * sha256Init(state), sha256Update(state, bytes), sha256Final(state): SHA-256 whose running state
- * lives in memory the caller gives (a Uint8Array of SHA256_STATE_BYTES, in a SharedArrayBuffer),
- * so that a layer's hash can be begun by its worker and carried on by the main thread (see
- * src/pool/protocol.ts, CTL_HASH_ASK). The work is OpenSSL's SHA256_* (SHA-NI where the CPU has
- * it, as for Node's own crypto), found in the running Node with dlsym; a Node without them gets
- * no sha256 functions here, and strata then keeps every hash in its worker.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #if defined(__GLIBC__)
@@ -316,75 +308,6 @@ static napi_value list_dir(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Room for OpenSSL's SHA256_CTX (112 bytes in OpenSSL 1.1 and 3.x). */
-#define SHA256_STATE_BYTES 128
-#if defined(__has_include)
-#if __has_include(<openssl/sha.h>)
-#include <openssl/sha.h>
-_Static_assert(sizeof(SHA256_CTX) <= SHA256_STATE_BYTES, "SHA256_CTX does not fit the state buffer");
-#endif
-#endif
-
-static int (*sha_init)(void*);
-static int (*sha_update)(void*, const void*, size_t);
-static int (*sha_final)(unsigned char*, void*);
-
-/* The bytes of a TypedArray argument, or NULL with a TypeError thrown. */
-static void* typed_bytes(napi_env env, napi_value v, size_t* len, const char* usage) {
-  napi_typedarray_type type;
-  size_t count;
-  void* data;
-  if (napi_get_typedarray_info(env, v, &type, &count, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
-  *len = count;
-  return data == NULL ? (void*)"" : data;
-}
-
-/* The state argument (argv[0]) and, if `want` is 2, the bytes argument (argv[1]). */
-static void* sha_args(napi_env env, napi_callback_info info, size_t want, const void** bytes, size_t* bytes_len, const char* usage) {
-  size_t argc = 2;
-  napi_value argv[2];
-  size_t state_len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
-  void* state = typed_bytes(env, argv[0], &state_len, usage);
-  if (state == NULL) return NULL;
-  if (state_len < SHA256_STATE_BYTES) {
-    napi_throw_range_error(env, NULL, "the sha256 state needs 128 bytes");
-    return NULL;
-  }
-  if (want == 2 && (*bytes = typed_bytes(env, argv[1], bytes_len, usage)) == NULL) return NULL;
-  return state;
-}
-
-static napi_value sha256_init(napi_env env, napi_callback_info info) {
-  void* state = sha_args(env, info, 1, NULL, NULL, "sha256Init(state) takes a Uint8Array");
-  if (state != NULL) sha_init(state);
-  return NULL;
-}
-
-static napi_value sha256_update(napi_env env, napi_callback_info info) {
-  const void* bytes;
-  size_t len;
-  void* state = sha_args(env, info, 2, &bytes, &len, "sha256Update(state, bytes) takes two Uint8Arrays");
-  if (state != NULL) sha_update(state, bytes, len);
-  return NULL;
-}
-
-static napi_value sha256_final(napi_env env, napi_callback_info info) {
-  void* state = sha_args(env, info, 1, NULL, NULL, "sha256Final(state) takes a Uint8Array");
-  if (state == NULL) return NULL;
-  unsigned char md[32];
-  sha_final(md, state);
-  napi_value out;
-  napi_create_buffer_copy(env, sizeof md, md, NULL, &out);
-  return out;
-}
-
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback fn; } fns[] = {
     {"setPipeSize", set_pipe_size}, {"fileOffset", file_offset}, {"seekTo", seek_to}, {"willNeed", will_need},
@@ -394,19 +317,6 @@ NAPI_MODULE_INIT() {
     napi_value fn;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
     napi_set_named_property(env, exports, fns[i].name, fn);
-  }
-  *(void**)&sha_init = dlsym(RTLD_DEFAULT, "SHA256_Init");
-  *(void**)&sha_update = dlsym(RTLD_DEFAULT, "SHA256_Update");
-  *(void**)&sha_final = dlsym(RTLD_DEFAULT, "SHA256_Final");
-  if (sha_init != NULL && sha_update != NULL && sha_final != NULL) {
-    const struct { const char* name; napi_callback fn; } sha[] = {
-      {"sha256Init", sha256_init}, {"sha256Update", sha256_update}, {"sha256Final", sha256_final},
-    };
-    for (size_t i = 0; i < sizeof sha / sizeof sha[0]; i++) {
-      napi_value fn;
-      napi_create_function(env, sha[i].name, NAPI_AUTO_LENGTH, sha[i].fn, NULL, &fn);
-      napi_set_named_property(env, exports, sha[i].name, fn);
-    }
   }
   return exports;
 }

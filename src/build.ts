@@ -6,6 +6,7 @@
  * fake NSS, the Nix database, owners and modes).
  */
 import type { JsonValue } from "./image/py-json.js";
+import type { BaseImageInfo } from "./image/base-image.js";
 import { writeImage } from "./write/write-image.js";
 import type { ImageLayer, ImageResult } from "./image/image-spec.js";
 import { checkPresent } from "./closure/check-present.js";
@@ -121,13 +122,6 @@ export function readBuildGraph(options: Pick<BuildOptions, "graph" | "fromStore"
   if (options.fromStore !== undefined) return readHostClosure(options.fromStore, options.storeRoot === undefined || options.storeRoot === "" ? {} : { storeRoot: options.storeRoot });
   if (options.graph === undefined) throw usage("a build needs a closure: graph or fromStore", "use --graph GRAPH.json (nix path-info --json --recursive) or --from-store /nix/store/...");
   return typeof options.graph === "string" ? readClosure(options.graph) : options.graph;
-}
-
-/** What planning needs of a base image: its layer count (the budget), config (merged) and ID (the tag). */
-export interface BaseImageInfo {
-  readonly layers: number;
-  readonly config?: { readonly [key: string]: JsonValue };
-  readonly imageId?: string;
 }
 
 export function planImage(options: BuildOptions, baseImage?: BaseImageInfo): ImagePlan {

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import type { JsonValue } from "./image/py-json.js";
 import type { Digest } from "./digest.js";
 import { StrataError, toStrataError } from "./errors.js";
+import { humanSize } from "./format-bytes.js";
 import { archiveFiles, directoryFiles, fileChunks, type ImageFiles } from "./source/image-files.js";
 import { detectFormat, listImages, type ImageEntry, type LayerRef } from "./source/image-list.js";
 import { scanLayer, type LayerScan } from "./source/layer-scan.js";
@@ -263,16 +264,4 @@ export function formatInspect(r: InspectResult): string {
 
 function short(d: Digest): string {
   return d.slice(0, "sha256:".length + 12);
-}
-
-export function humanSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }

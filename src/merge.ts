@@ -11,11 +11,11 @@
  * manifest.json. The outer tar uses strata's header dialect (OuterTarWriter). Inputs are
  * opened one at a time, so the temp space needed is that of the largest input.
  */
-import fs from "node:fs";
 import os from "node:os";
 import type { Sink } from "./dest/byte-output.js";
 import { OuterTarWriter } from "./dest/outer-tar.js";
 import { openSink } from "./dest/open-sink.js";
+import { copyFileBytes } from "./dest/copy-file.js";
 import { pythonJsonDumps, type JsonValue } from "./image/py-json.js";
 import type { Digest } from "./digest.js";
 import { StrataError, toStrataError } from "./errors.js";
@@ -37,8 +37,6 @@ export interface MergeResult {
   /** Bytes written to the output. */
   readonly bytes: number;
 }
-
-const CHUNK = 1 << 20;
 
 export async function mergeImages(inputs: readonly string[], output: string | number | Sink, options: MergeOptions = {}): Promise<MergeResult> {
   if (inputs.length === 0) throw new StrataError("E_USAGE", "expected at least one image to merge, found none", "give the image archives to merge: strata merge A.tar B.tar -o ALL.tar");
@@ -89,27 +87,11 @@ export async function mergeImages(inputs: readonly string[], output: string | nu
   }
 }
 
-/** A member whose bytes are a file, streamed in 1 MiB chunks; its size is checked as it goes. */
+/** A member whose bytes are a file; its size is checked as it goes. */
 async function copyMember(archive: OuterTarWriter, name: string, file: string, size: number): Promise<void> {
-  const fh = await fs.promises.open(file, "r");
-  try {
-    await archive.begin(name, size);
-    // One buffer, reused: a sink's write() resolves once the bytes may be reused.
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let done = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - done + 1), done);
-      if (bytesRead === 0) break;
-      if (done + bytesRead > size) break;
-      await archive.data(buf.subarray(0, bytesRead));
-      done += bytesRead;
-    }
-    if (done !== size || (await fh.stat()).size !== size) {
-      throw new StrataError("E_FILE_CHANGED", `the extracted layer ${file} changed while it was copied: expected ${size} bytes, found ${(await fh.stat()).size}`,
-        "something else writes to strata's temp dir; run again");
-    }
-    await archive.end(size);
-  } finally {
-    await fh.close();
-  }
+  await archive.begin(name, size);
+  await copyFileBytes(file, size, (bytes) => archive.data(bytes), (found) =>
+    new StrataError("E_FILE_CHANGED", `the extracted layer ${file} changed while it was copied: expected ${size} bytes, found ${found}`,
+      "something else writes to strata's temp dir; run again"));
+  await archive.end(size);
 }

@@ -1,6 +1,6 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other.
+ * system calls Node has no API for.
  * Only speed depends on it, never the bytes: without it (a platform where it did not build),
  * strata works the same, more slowly.
  */
@@ -16,25 +16,15 @@ export interface Native {
   seekTo(fd: number, offset: number): number;
   /** posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED): 0, or the error number. */
   willNeed(fd: number): number;
-  /**
-   * A directory's children with their lstat (and readlink) results, packed (see list-dir.ts), or
-   * -errno. Optional: a helper built before it existed lacks it.
-   */
-  listDir?: (dir: Buffer) => Buffer | number;
-  /**
-   * SHA-256 with its running state in `state` (128 bytes; see digest.ts, sharedSha256). Present
-   * when the helper found OpenSSL's SHA256_* in the running Node.
-   */
-  sha256Init?: (state: Uint8Array) => void;
-  sha256Update?: (state: Uint8Array, bytes: Uint8Array) => void;
-  sha256Final?: (state: Uint8Array) => Buffer;
+  /** A directory's children with their lstat (and readlink) results, packed (see list-dir.ts), or -errno. */
+  listDir(dir: Buffer): Buffer | number;
   /**
    * Open the regular file `path` (O_RDONLY | O_NOFOLLOW | O_NONBLOCK) with no symlink followed
-   * below its first `base` bytes: the descriptor, or -errno. Optional (absent in older builds).
+   * below its first `base` bytes: the descriptor, or -errno.
    */
-  openBeneath?: (path: Buffer, base: number) => number;
-  /** mallopt(M_MMAP_THRESHOLD, bytes) with glibc: 1 if set. Optional (absent in older builds). */
-  fixMallocThreshold?: (bytes: number) => number;
+  openBeneath(path: Buffer, base: number): number;
+  /** mallopt(M_MMAP_THRESHOLD, bytes) with glibc: 1 if set. */
+  fixMallocThreshold(bytes: number): number;
 }
 
 let loaded: Native | null | undefined;
@@ -79,7 +69,7 @@ export function widenPipe(fd: number): number | undefined {
  * missing. Undefined means: write it as a stream.
  */
 export function writableInPlaceAt(fd: number): number | undefined {
-  const at = fstatOf(fd)?.isFile() === true ? native()?.fileOffset?.(fd) : undefined; // ?.(): a helper built before it existed
+  const at = fstatOf(fd)?.isFile() === true ? native()?.fileOffset(fd) : undefined;
   return at !== undefined && at >= 0 ? at : undefined;
 }
 
@@ -100,5 +90,5 @@ function fstatOf(fd: number): fs.Stats | undefined {
  * calls it for its own process; the library leaves its host's malloc alone.
  */
 export function fixMallocThreshold(): void {
-  native()?.fixMallocThreshold?.(128 << 10);
+  native()?.fixMallocThreshold(128 << 10);
 }

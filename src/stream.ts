@@ -3,13 +3,13 @@
  * nixpkgs generates, builds the store layers (byte-identical to nixpkgs' ones), copies the
  * prebuilt customisation layer in after checking its checksum, and writes the docker-archive.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { writeImage } from "./write/write-image.js";
 import type { ImageLayer, ImageResult } from "./image/image-spec.js";
 import { checkPresent } from "./closure/check-present.js";
 import { parseStreamConf } from "./closure/conf-json.js";
 import { StrataError } from "./errors.js";
+import { readInputFile } from "./input-file.js";
 import { mergeBaseConfig } from "./source/config-merge.js";
 import { baseImageLayers, openBaseImage } from "./image/base-image.js";
 import { layerKey } from "./layer/layer-key.js";
@@ -24,7 +24,7 @@ export interface StreamOptions extends OutputOptions {
 
 export async function streamImage(confPath: string, options: StreamOptions = {}): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
-  const conf = parseStreamConf(readText(confPath), confPath);
+  const conf = parseStreamConf(readInputFile(confPath, { code: "E_CLOSURE_INPUT", what: "the conf.json" }), confPath);
   const fsRoot = options.storeRoot ?? "";
   const inStore = (p: string): string => (p.startsWith(`${conf.storeDir}/`) ? fsRoot + p : p);
   // The customisation layer (and a base image) are store paths too in a real conf.json: read them
@@ -55,18 +55,10 @@ export async function streamImage(confPath: string, options: StreamOptions = {})
   }
 }
 
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new StrataError("E_CLOSURE_INPUT", `cannot read ${file}: ${(err as Error).message}`, "check the path", { cause: err });
-  }
-}
-
 /** nixpkgs' `checksum` file: the layer tar's sha256 hex and a newline. */
 function readChecksum(layerDir: string): string {
   const file = path.join(layerDir, "checksum");
-  const text = readText(file).trim();
+  const text = readInputFile(file, { code: "E_CLOSURE_INPUT", what: "the customisation layer's checksum" }).trim();
   if (!/^[0-9a-f]{64}$/.test(text)) {
     throw new StrataError("E_CLOSURE_INPUT", `${file} must hold a sha256 in hex, got ${JSON.stringify(text.slice(0, 80))}`,
       "the customisation layer directory must come from nixpkgs' streamLayeredImage (layer.tar and checksum)");

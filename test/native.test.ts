@@ -8,10 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { createHash, randomBytes } from "node:crypto";
-import { Worker } from "node:worker_threads";
 import { descriptorSink } from "../src/dest/sink.js";
-import { sharedSha256, SHA256_STATE_BYTES } from "../src/digest.js";
 import { native, PIPE_BYTES, writableInPlaceAt } from "../src/native.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -82,26 +79,4 @@ describe("native helper", () => {
     }
   });
 
-  it("hashes SHA-256 with its state in shared memory, carried on by another thread to the same digest", async () => {
-    const data = randomBytes(3 * 1024 * 1024 + 17);
-    const state = new Uint8Array(new SharedArrayBuffer(SHA256_STATE_BYTES));
-    const here = sharedSha256(state, true);
-    expect(here, "the helper found no SHA256_* in this Node").toBeDefined();
-    here!.update(data.subarray(0, 1000)); // not a whole 64-byte block: the state holds the rest
-    here!.update(data.subarray(1000, 2_000_001));
-    // Another thread (its own copy of the helper) finishes the hash from the state left here.
-    const worker = new Worker(
-      `const { parentPort, workerData } = require("node:worker_threads");
-       const n = require(${JSON.stringify(path.join(ROOT, "build/Release/strata_native.node"))});
-       const state = new Uint8Array(workerData.state);
-       n.sha256Update(state, workerData.rest);
-       parentPort.postMessage(n.sha256Final(state).toString("hex"));`,
-      { eval: true, workerData: { state: state.buffer, rest: data.subarray(2_000_001) } },
-    );
-    const hex = await new Promise((resolve, reject) => worker.once("message", resolve).once("error", reject));
-    await worker.terminate();
-    expect(hex).toBe(createHash("sha256").update(data).digest("hex"));
-    expect(() => native()!.sha256Update!(new Uint8Array(16), data)).toThrow(RangeError); // a state too small
-    expect(() => native()!.sha256Update!(state, "text" as unknown as Uint8Array)).toThrow(TypeError);
-  });
 });

@@ -4,7 +4,7 @@
  */
 import { StrataError } from "../src/errors.js";
 import { narHashOf, type NarInfo } from "../src/nixdb/nar.js";
-import type { NarTask } from "../src/pool/nar-pool.js";
+import type { NarTask } from "../src/nixdb/nar-pool.js";
 
 export default function narTask(task: NarTask): NarInfo {
   try {

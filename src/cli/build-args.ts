@@ -4,6 +4,7 @@ import type { JsonValue } from "../image/py-json.js";
 import type { BuildOptions } from "../build.js";
 import { int, oneLine, str } from "./args.js";
 import { StrataError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import { parseLayerPlan } from "../plan/layer-plan-json.js";
 import { parseReferencesGraph } from "../closure/references-graph.js";
 import type { ClosureGraph } from "../closure/types.js";
@@ -50,7 +51,7 @@ export function buildOptionsFromArgs(v: Values): BuildOptions {
     ...(v["architecture"] === undefined ? {} : { architecture: architecture(str(v["architecture"])!) }),
     ...num("max-layers"), ...num("uid"), ...num("gid"),
     ...(v["layering"] === undefined ? {} : { layering: layering(str(v["layering"])!) }),
-    ...(v["previous"] === undefined ? {} : { previous: parseLayerPlan(readText(str(v["previous"])!, "--previous"), str(v["previous"])!) }),
+    ...(v["previous"] === undefined ? {} : { previous: parseLayerPlan(readInputFile(str(v["previous"])!, { code: "E_USAGE", what: "--previous" }), str(v["previous"])!) }),
     ...(config === undefined ? {} : { config }),
     ...(root === undefined ? {} : { storeRoot: root.replace(/\/+$/, "") }),
     ...(v["inherit-config"] === true ? { inheritConfig: true } : {}),
@@ -69,14 +70,7 @@ function layering(value: string): LayeringStrategy {
   if (!value.endsWith(".json") && !fs.existsSync(value)) {
     throw new StrataError("E_USAGE", `--layering must be auto, popularity or a pipeline JSON file, got ${JSON.stringify(value)}`, "e.g. --layering auto, or --layering pipeline.json");
   }
-  let pipeline: unknown;
-  try {
-    pipeline = JSON.parse(readText(value, "--layering"));
-  } catch (err) {
-    if (err instanceof StrataError) throw err;
-    throw new StrataError("E_USAGE", `--layering ${value} is not valid JSON: ${oneLine((err as Error).message)}`, "the file must hold a layeringPipeline as nixpkgs users write it: a JSON list of steps", { cause: err });
-  }
-  return { pipeline };
+  return { pipeline: readJsonFile(value, "--layering", "the file must hold a layeringPipeline as nixpkgs users write it: a JSON list of steps") };
 }
 
 function parseAdd(spec: string): { source: string; dest: string } {
@@ -104,22 +98,18 @@ function camel(flag: string): string {
   return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
-function readText(file: string, flag: string): string {
+/** The JSON in the file given to `flag`: E_USAGE naming both when it cannot be read or is not JSON. */
+function readJsonFile(file: string, flag: string, hint: string): unknown {
+  const text = readInputFile(file, { code: "E_USAGE", what: flag });
   try {
-    return fs.readFileSync(file, "utf8");
+    return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new StrataError("E_USAGE", `${flag} ${file}: ${(err as Error).message}`, "check the path", { cause: err });
+    throw new StrataError("E_USAGE", `${flag} ${file} is not valid JSON: ${oneLine((err as Error).message)}`, hint, { cause: err });
   }
 }
 
 function readConfig(file: string): { [key: string]: JsonValue } {
-  let value: unknown;
-  try {
-    value = JSON.parse(readText(file, "--config"));
-  } catch (err) {
-    if (err instanceof StrataError) throw err;
-    throw new StrataError("E_USAGE", `--config ${file} is not valid JSON: ${oneLine((err as Error).message)}`, "pass a JSON object with the image config (Cmd, Env, ...)", { cause: err });
-  }
+  const value = readJsonFile(file, "--config", "pass a JSON object with the image config (Cmd, Env, ...)");
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new StrataError("E_USAGE", `--config ${file} must hold a JSON object`, "e.g. {\"Cmd\": [\"/bin/hello\"]}");
   }

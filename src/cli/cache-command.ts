@@ -8,6 +8,7 @@ import { cacheDir, DB_FILE } from "../cache/cache-dir.js";
 import { DEFAULT_PRUNE_DAYS, LayerCache } from "../cache/layer-cache.js";
 import type { CacheStats, PruneResult } from "../cache/types.js";
 import { StrataError } from "../errors.js";
+import { human } from "../format-bytes.js";
 
 export interface CacheCommandOptions {
   readonly cacheDir?: string;
@@ -67,10 +68,4 @@ function formatStats(s: CacheStats, note?: string): string {
 
 function formatPrune(r: PruneResult, why: string): string {
   return `removed ${r.layers} layer${r.layers === 1 ? "" : "s"} and ${r.files} layout file stamp${r.files === 1 ? "" : "s"}${why}\n`;
-}
-
-function human(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e3).toFixed(1)} kB`;
 }

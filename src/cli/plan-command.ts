@@ -6,10 +6,11 @@
 import { closureOf } from "../closure/closure-of.js";
 import { planImage, readBuildGraph, type BuildOptions } from "../build.js";
 import { StrataError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
+import { human } from "../format-bytes.js";
 import { compareLayerPlans } from "../plan/compare.js";
 import { parseLayerPlan } from "../plan/layer-plan-json.js";
 import { baseImageInfo, openBaseImage } from "../image/base-image.js";
-import fs from "node:fs";
 
 /** The plan as text (a table, or JSON); a base image (--from) is read and verified, and `options.signal` stops that. */
 export async function runPlan(options: BuildOptions, json: boolean, warn: (m: string) => void): Promise<string> {
@@ -38,7 +39,7 @@ export function runCompare(files: readonly string[], options: Pick<BuildOptions,
     throw new StrataError("E_USAGE", "--compare needs the paths' sizes: give --graph or --from-store", "e.g. strata plan --compare A.json B.json --graph graph.json");
   }
   const graph = readBuildGraph(options);
-  const [a, b] = files.map((f) => parseLayerPlan(fs.readFileSync(f, "utf8"), f)) as [ReturnType<typeof parseLayerPlan>, ReturnType<typeof parseLayerPlan>];
+  const [a, b] = files.map((f) => parseLayerPlan(readInputFile(f, { code: "E_USAGE", what: "--compare" }), f)) as [ReturnType<typeof parseLayerPlan>, ReturnType<typeof parseLayerPlan>];
   const r = compareLayerPlans(a, b, (p) => graph.paths.get(p)?.narSize ?? 0);
   if (json) return JSON.stringify(r, null, 2) + "\n";
   const pct = (x: number, of: number): string => (of === 0 ? "-" : `${((100 * x) / of).toFixed(1)}%`);
@@ -50,12 +51,6 @@ function names(paths: readonly string[]): string {
   const short = paths.map((p) => p.replace(/^.*\/[0-9a-z]{32}-/, ""));
   const text = short.slice(0, 4).join(" ");
   return short.length > 4 ? `${text} +${short.length - 4} more` : text;
-}
-
-function human(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e3).toFixed(1)} kB`;
 }
 
 function table(head: string[], rows: string[][]): string {

@@ -3,6 +3,7 @@
  * a log, and the units both share. Pure functions of the counts, so that tests can check every
  * width without a terminal.
  */
+import { human } from "../format-bytes.js";
 
 export interface ProgressState {
   /** Layers of the image, and how many are complete. */
@@ -14,13 +15,6 @@ export interface ProgressState {
   readonly total: number;
   /** Seconds since the first layer started. */
   readonly seconds: number;
-}
-
-/** Decimal units, as the summary and `strata plan` print them: 1.40 GB, 47.3 MB, 12.0 kB. */
-export function human(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e3).toFixed(1)} kB`;
 }
 
 export function duration(seconds: number): string {

@@ -11,7 +11,8 @@
 import type { ProgressEvent } from "../image/image-spec.js";
 import type { Digest } from "../digest.js";
 import type { StrataError } from "../errors.js";
-import { barLine, human, logLine, type ProgressState } from "./progress-line.js";
+import { barLine, logLine, type ProgressState } from "./progress-line.js";
+import { human } from "../format-bytes.js";
 
 export type ProgressMode = "auto" | "quiet" | "json";
 

@@ -3,8 +3,7 @@
  * (exportReferencesGraph list, `nix path-info --json --recursive` list or object), optionally cut
  * down to the closure of some roots.
  */
-import fs from "node:fs";
-import { StrataError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import { closureOf } from "./closure-of.js";
 import { parseReferencesGraph } from "./references-graph.js";
 import type { ClosureGraph } from "./types.js";
@@ -17,12 +16,7 @@ export interface ReadClosureOptions {
 }
 
 export function readClosure(file: string, options: ReadClosureOptions = {}): ClosureGraph {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new StrataError("E_CLOSURE_INPUT", `cannot read the references graph ${file}: ${(err as Error).message}`, "check the path", { cause: err });
-  }
+  const text = readInputFile(file, { code: "E_CLOSURE_INPUT", what: "the references graph" });
   const graph = parseReferencesGraph(text, file, options.storeDir);
   return options.roots === undefined ? graph : closureOf(graph, options.roots);
 }

@@ -120,7 +120,7 @@ class InPlaceFdSink extends FdSink {
   override async commit(): Promise<void> {
     await super.commit();
     // Streamed writes moved the offset already; positional ones did not.
-    native()?.seekTo?.(this.fd, this.randomAccess.base + this.bytesWritten);
+    native()?.seekTo(this.fd, this.randomAccess.base + this.bytesWritten);
   }
 }
 

@@ -4,7 +4,6 @@
  * as its source stores it, reused by destinations that take that compression).
  */
 import os from "node:os";
-import type { BaseImageInfo } from "../build.js";
 import type { ProgressEvent } from "./image-spec.js";
 import type { RegistryOptions } from "../options.js";
 import { openImage } from "../source/read-image.js";
@@ -13,6 +12,7 @@ import type { SourceImage } from "../source/types.js";
 import type { ImageLayer, KnownBlob } from "./image-spec.js";
 import { layerKey } from "../layer/layer-key.js";
 import { layerMediaType } from "./media-types.js";
+import type { JsonValue } from "./py-json.js";
 
 export interface BaseImageOptions {
   readonly tmpDir?: string | undefined;
@@ -43,7 +43,13 @@ function pinned(input: string, digest: string): string {
   return `${input.replace(/@sha256:[0-9a-f]{64}$/, "")}@${digest}`;
 }
 
-/** What planning needs of it: its layer count (the budget), config (merged) and ID (the default tag). */
+/** What planning needs of a base image: its layer count (the budget), config (merged) and ID (the default tag). */
+export interface BaseImageInfo {
+  readonly layers: number;
+  readonly config?: { readonly [key: string]: JsonValue };
+  readonly imageId?: string;
+}
+
 export function baseImageInfo(base: SourceImage | undefined): BaseImageInfo | undefined {
   return base === undefined ? undefined : { layers: base.layers.length, config: base.config.config ?? {}, imageId: base.imageId };
 }

@@ -12,7 +12,7 @@
  *   buffered, spooled or passed through the main thread.
  */
 import fs from "node:fs";
-import { asDigest, sha256, sharedSha256, type Sha256 } from "../digest.js";
+import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError, toStrataError } from "../errors.js";
 import { CHUNK_SIZE, ChunkedOutput, type ChunkTarget } from "./chunked-output.js";
 import { planStoreLayer, type LayerContents } from "./store-layer.js";
@@ -67,13 +67,10 @@ export function buildLayer(task: LayerTask, channelSpec: ChannelSpec): LayerDige
     const layer = planLayer(task);
     // A prebuilt layer's checksum is checked here, so its worker always hashes it.
     const mainHashes = task.kind !== "file" && channelSpec.mainMayHash && channel.isHead && layer.size >= MAIN_HASH_MIN_BYTES;
-    // With its state in shared memory, the hash can be handed to the main thread midway (see
-    // protocol.ts, HASH_ASK); never a prebuilt layer's, whose checksum is checked here.
-    const shared = mainHashes || task.kind === "file" ? undefined : sharedSha256(new Uint8Array(channelSpec.hashState), true);
-    const hash = mainHashes ? undefined : (shared ?? sha256());
-    channel.announce(layer.size, mainHashes, hash === undefined ? undefined : (bytes) => hash.update(bytes), shared !== undefined);
+    const hash = mainHashes ? undefined : sha256();
+    channel.announce(layer.size, mainHashes, hash === undefined ? undefined : (bytes) => hash.update(bytes));
     emitLayer(task, layer, out);
-    const digest = hash === undefined || channel.handedOff ? undefined : digestOf(task, hash, layer.size);
+    const digest = hash === undefined ? undefined : digestOf(task, hash, layer.size);
     channel.finish(digest);
     return digest;
   } catch (err) {

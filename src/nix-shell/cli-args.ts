@@ -1,5 +1,5 @@
 /** `strata nix-shell-image` flags to NixShellImageOptions. */
-import { int, str } from "../cli.js";
+import { int, str } from "../cli/args.js";
 import { usage } from "../options.js";
 import type { NixShellImageOptions } from "./nix-shell-image.js";
 

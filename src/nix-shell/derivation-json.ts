@@ -5,8 +5,8 @@
  * the store dir) and 4 (`inputs: {srcs, drvs}`, `structuredAttrs`). `-r` output holds the whole
  * graph; the derivation meant is then the one no other derivation in the file depends on.
  */
-import fs from "node:fs";
 import { StrataError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 
 export interface Derivation {
   /** The `.drv` store path. */
@@ -39,12 +39,7 @@ export function readDerivation(input: string | unknown, options: { drvPath?: str
   const file = options.file ?? (typeof input === "string" ? input : "derivation JSON");
   let value: unknown = input;
   if (typeof input === "string") {
-    let text: string;
-    try {
-      text = fs.readFileSync(input, "utf8");
-    } catch (err) {
-      throw new StrataError("E_USAGE", `cannot read ${input}: ${(err as Error).message}`, "give the file `nix derivation show DRV > drv.json` wrote", { cause: err });
-    }
+    const text = readInputFile(input, { code: "E_USAGE", what: "the derivation JSON", hint: "give the file `nix derivation show DRV > drv.json` wrote" });
     try {
       value = JSON.parse(text);
     } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { StrataError } from "../errors.js";
 import type { ClosureGraph, StorePathInfo } from "../closure/types.js";
-import { narHashStorePaths, type NarHashOptions } from "../pool/nar-pool.js";
+import { narHashStorePaths, type NarHashOptions } from "./nar-pool.js";
 import { normaliseNarHash } from "./hash-format.js";
 
 export interface FillNarHashesOptions extends NarHashOptions {

@@ -13,7 +13,7 @@
  * Directory entries are sorted by the bytes of their names; a file is executable when its owner
  * has the x bit (S_IXUSR); mtimes, owners and other mode bits are not part of a NAR.
  *
- * Synchronous file I/O on purpose: it runs in piscina workers (see src/pool/nar-pool.ts).
+ * Synchronous file I/O on purpose: it runs in piscina workers (see src/nixdb/nar-pool.ts).
  */
 import fs from "node:fs";
 import { sha256 } from "../digest.js";

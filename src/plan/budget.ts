@@ -64,9 +64,3 @@ export function availableStoreLayers({ maxLayers, baseLayers }: LayerBudget): nu
 export function exceedsRuntimeLayerLimit(totalLayers: number): boolean {
   return totalLayers > RUNTIME_LAYER_LIMIT;
 }
-
-/** The one-line warning for `exceedsRuntimeLayerLimit`, or undefined when there is nothing to say. */
-export function runtimeLayerLimitWarning(totalLayers: number): string | undefined {
-  if (!exceedsRuntimeLayerLimit(totalLayers)) return undefined;
-  return `${totalLayers} layers is more than container runtimes can mount (about ${RUNTIME_LAYER_LIMIT}); docker and podman may fail to run the image`;
-}

@@ -2,14 +2,12 @@
  * nixpkgs' classic layer split (spec §3.3, the jq step of the `conf` builder): the most popular
  * paths get a layer each, and everything else shares one final layer. Together with the
  * popularity order this is the pre-2024 `streamLayeredImage` layering, kept for parity with
- * images built then (and for users who prefer its few, predictable layers).
+ * images built then (and for users who prefer its few, predictable layers); `planLayers`
+ * (plan-layers.ts) composes the two under the budget.
  */
 
 import { StrataError } from "../errors.js";
-import type { ClosureGraph } from "../closure/types.js";
 import type { StoreLayers } from "./types.js";
-import { availableStoreLayers } from "./budget.js";
-import { popularityOrder, type RootGroups } from "./popularity.js";
 
 /**
  * The first `available - 1` paths one per layer, then one layer with all the remaining paths in
@@ -28,22 +26,4 @@ export function headTailSplit(order: readonly string[], available: number): Stor
   const head = order.slice(0, available - 1).map((path) => [path]);
   const tail = order.slice(available - 1);
   return tail.length > 0 ? [...head, tail] : head;
-}
-
-export interface PopularityPlanOptions {
-  /** Virtual roots, see `popularityOrder`; default `[]`: the graph's natural roots. */
-  readonly rootGroups?: RootGroups;
-  /** Total layer budget, base and customisation layers included (>= 2). */
-  readonly maxLayers: number;
-  /** Layers of the base image; default 0. */
-  readonly baseLayers?: number;
-}
-
-/**
- * The classic nixpkgs plan: popularity order, cut to the layer budget. The budget is checked
- * first, so a bad `maxLayers` fails before any work on the graph.
- */
-export function planPopularity(graph: ClosureGraph, options: PopularityPlanOptions): StoreLayers {
-  const available = availableStoreLayers({ maxLayers: options.maxLayers, baseLayers: options.baseLayers ?? 0 });
-  return headTailSplit(popularityOrder(graph, options.rootGroups ?? []), available);
 }

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import { StrataError } from "../errors.js";
 import type { ChunkTarget } from "../layer/chunked-output.js";
-import { CTL_ABORT, CTL_HASH_ASK, CTL_HASH_FROM, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
 import type { LayerDigest } from "../layer/layer-task.js";
 
 /** How long one Atomics.wait lasts before the abort flag is looked at again (ms). */
@@ -27,10 +27,6 @@ export class LayerChannel implements ChunkTarget {
   /** Where the chunk being filled lives: a ring slot, or the scratch buffer (spooling). */
   private current: Buffer | undefined;
   private onCommit: ((bytes: Buffer) => void) | undefined;
-  /** Whether the hash may be handed to the main thread when it asks (CTL_HASH_ASK). */
-  private mayHandOff = false;
-  /** The hash was handed over: the main thread has the digest, not this worker. */
-  handedOff = false;
 
   constructor(private readonly spec: ChannelSpec) {
     this.ctl = new Int32Array(spec.control);
@@ -45,13 +41,11 @@ export class LayerChannel implements ChunkTarget {
 
   /**
    * Announce the layer's size; `hash` sees every committed chunk, unless the main thread hashes
-   * the whole layer (`mainHashes`), or asks for the rest of it and `mayHandOff` (the hash's state
-   * is in ChannelSpec.hashState) lets it have it.
+   * the whole layer (`mainHashes`).
    */
-  announce(size: number, mainHashes: boolean, hash: ((bytes: Buffer) => void) | undefined, mayHandOff: boolean): void {
+  announce(size: number, mainHashes: boolean, hash: ((bytes: Buffer) => void) | undefined): void {
     this.checkAbort();
     this.onCommit = hash;
-    this.mayHandOff = mayHandOff && hash !== undefined;
     this.post({ t: "size", size, mainHashes });
   }
 
@@ -95,8 +89,6 @@ export class LayerChannel implements ChunkTarget {
       this.onCommit?.(bytes);
       this.spool(bytes);
     } else {
-      // Answered before the slot counts as written: the main thread sees who hashed it with it.
-      if (this.mayHandOff && Atomics.load(this.ctl, CTL_HASH_ASK) === 1) this.handOffHash();
       this.onCommit?.(bytes);
       Atomics.store(this.ctl, ctlSlotLength(this.written % this.spec.slots), length);
       this.written += 1;
@@ -105,14 +97,6 @@ export class LayerChannel implements ChunkTarget {
       if (Atomics.compareExchange(this.ctl, CTL_WAITING, 1, 0) === 1) this.post({ t: "wake" });
     }
     this.current = undefined;
-  }
-
-  /** Leave the hash, from this slot on, to the main thread (it asked: CTL_HASH_ASK). */
-  private handOffHash(): void {
-    this.onCommit = undefined;
-    this.mayHandOff = false;
-    this.handedOff = true;
-    Atomics.store(this.ctl, CTL_HASH_FROM, this.written + 1);
   }
 
   finish(digest: LayerDigest | undefined): void {

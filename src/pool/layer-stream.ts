@@ -5,10 +5,10 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { toStrataError } from "../errors.js";
-import { CTL_ABORT, CTL_HASH_ASK, CTL_HASH_FROM, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
+import { CTL_ABORT, CTL_HEAD, CTL_POSTED, CTL_READ, CTL_WAITING, CTL_WRITTEN, ctlSlotLength, OUT_STARVING, type ChannelSpec, type LayerMessage } from "./protocol.js";
 
-/** A ring slot's bytes (`slot`: its number in the layer, from 0), or a message. */
-export type LayerItem = { readonly t: "data"; readonly bytes: Buffer; readonly slot: number } | Exclude<LayerMessage, { t: "wake" }>;
+/** A ring slot's bytes, or a message. */
+export type LayerItem = { readonly t: "data"; readonly bytes: Buffer } | Exclude<LayerMessage, { t: "wake" }>;
 
 export class LayerStream {
   private readonly ctl: Int32Array;
@@ -55,7 +55,7 @@ export class LayerStream {
         if (m.t === "size") this.sized = true;
         return m;
       }
-      if (this.slotReady()) return { t: "data", bytes: this.slot(), slot: this.read };
+      if (this.slotReady()) return { t: "data", bytes: this.slot() };
       if (this.failure !== undefined) throw this.failure;
       // Say we wait, then look again: a slot filled in between is seen now, or wakes us.
       const woken = new Promise<void>((resolve) => (this.wakeUp = resolve));
@@ -85,24 +85,6 @@ export class LayerStream {
   fail(err: unknown): void {
     this.failure = toStrataError(err);
     this.wake();
-  }
-
-  /**
-   * Ask the worker to leave the rest of the layer's hash to this thread (protocol.ts, HASH_ASK).
-   * A worker without the native SHA-256 never does: hashedHereFrom() then stays -1.
-   */
-  askForHash(): void {
-    Atomics.store(this.ctl, CTL_HASH_ASK, 1);
-  }
-
-  /** The first ring slot the worker left unhashed, or -1 while it hashes them all. */
-  hashedHereFrom(): number {
-    return Atomics.load(this.ctl, CTL_HASH_FROM) - 1;
-  }
-
-  /** The layer's running hash state (ChannelSpec.hashState). */
-  get hashState(): Uint8Array {
-    return new Uint8Array(this.spec.hashState);
   }
 
   makeHead(): void {

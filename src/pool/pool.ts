@@ -7,7 +7,6 @@
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { poolWorker } from "./worker-file.js";
-import { SHA256_STATE_BYTES } from "../digest.js";
 import type { Codec } from "../write/codecs.js";
 import type { CompressBlock } from "../write/compress-stage.js";
 import { LayerStream } from "./layer-stream.js";
@@ -92,7 +91,6 @@ export class WorkerPool {
       slotSize: CHUNK_SIZE,
       spoolPath,
       mainMayHash,
-      hashState: new SharedArrayBuffer(SHA256_STATE_BYTES),
       output: this.output,
     };
     const stream = new LayerStream(port1, spec);

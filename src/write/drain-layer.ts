@@ -4,8 +4,9 @@
  * layer at a time, in plan order) and by the OCI writer (several layers at once, each to its blob).
  */
 import fs from "node:fs";
-import { asDigest, sha256, sharedSha256, type Sha256 } from "../digest.js";
+import { asDigest, sha256, type Sha256 } from "../digest.js";
 import { StrataError } from "../errors.js";
+import { copyFileBytes } from "../dest/copy-file.js";
 import type { RunningLayer } from "../pool/pool.js";
 import type { LayerDigest } from "../layer/layer-task.js";
 
@@ -17,43 +18,23 @@ export interface LayerOutput {
   end(size: number): Promise<void>;
 }
 
-/**
- * `takeOverHash`, asked before each ring slot while the worker still hashes: whether this thread
- * should ask for the rest of the hash (protocol.ts, HASH_ASK), because a core is going spare.
- */
-export async function drainLayer(label: string, layer: RunningLayer, out: LayerOutput, onBytes?: (count: number) => void, takeOverHash?: () => boolean): Promise<LayerDigest> {
+export async function drainLayer(label: string, layer: RunningLayer, out: LayerOutput, onBytes?: (count: number) => void): Promise<LayerDigest> {
   const first = await layer.stream.next();
   if (first.t !== "size") throw protocolError(label, first.t);
   const size = first.size;
   // The worker left hashing to us: hash the bytes as they go out (reading and hashing in parallel).
-  let hash = first.mainHashes ? sha256() : undefined;
-  let asked = false;
-  let handedOver = false;
+  const hash = first.mainHashes ? sha256() : undefined;
   await out.begin(size);
   let written = 0;
   for (;;) {
     const m = await layer.stream.next();
     if (m.t === "data") {
-      if (hash === undefined) {
-        if (!asked && takeOverHash?.() === true) {
-          layer.stream.askForHash();
-          asked = true;
-        }
-        // From the slot the worker stopped at, the hash goes on here, from the state it left.
-        const from = asked ? layer.stream.hashedHereFrom() : -1;
-        if (from >= 0 && m.slot >= from) {
-          hash = sharedSha256(layer.stream.hashState, false);
-          handedOver = true;
-        }
-      }
       hash?.update(m.bytes);
       await out.data(m.bytes);
       layer.stream.release();
       written += m.bytes.length;
       onBytes?.(m.bytes.length);
     } else if (m.t === "spool") {
-      // A head layer never spools, and the hash is only ever handed over by the head.
-      if (handedOver) throw protocolError(label, "spool after the hash was handed over");
       written += await copySpool(m.path, m.length, out, hash, onBytes);
     } else if (m.t === "end") {
       const digest = m.digest ?? (hash === undefined ? undefined : { diffId: asDigest(hash.hex()), size: written });
@@ -71,23 +52,14 @@ export async function drainLayer(label: string, layer: RunningLayer, out: LayerO
 
 /** Write a spool file's bytes to the output, then remove it. */
 async function copySpool(file: string, length: number, out: LayerOutput, hash: Sha256 | undefined, onBytes?: (count: number) => void): Promise<number> {
-  const handle = await fs.promises.open(file, "r");
   try {
-    // One buffer, reused: the output's data() resolves only once the bytes may be reused.
-    const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
-    let left = length;
-    while (left > 0) {
-      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
-      if (bytesRead === 0) throw new StrataError("E_INTERNAL", `spool file ${file} is shorter than announced`, "was the temp dir cleaned while strata ran?");
-      const bytes = buf.subarray(0, bytesRead);
+    await copyFileBytes(file, length, async (bytes) => {
       hash?.update(bytes);
       await out.data(bytes);
-      left -= bytesRead;
-      onBytes?.(bytesRead);
-    }
+      onBytes?.(bytes.length);
+    }, (found) => new StrataError("E_INTERNAL", `spool file ${file} holds ${found} bytes, ${length} were announced`, "was the temp dir cleaned while strata ran?"));
     return length;
   } finally {
-    await handle.close();
     await fs.promises.rm(file, { force: true });
   }
 }

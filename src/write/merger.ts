@@ -42,13 +42,6 @@ export interface MergeOptions {
   /** Member name of layer i in the archive. */
   readonly memberName: (index: number) => string;
   /**
-   * Whether the main thread may take over the hash of the head layer once it is the last layer
-   * still being read (protocol.ts, HASH_ASK): the other workers are idle then, and the main thread
-   * hashing while the worker reads shortens the build's tail. Not when compressing: the
-   * compression workers use every core to the end.
-   */
-  readonly takeOverHash: boolean;
-  /**
    * Whether layers that may not fit their ring start before their turn (and spool). Worth it
    * uncompressed: a big last layer read beside the small ones uses a core that would idle at the
    * end. Not when compressing: the compression blocks keep every core busy to the end anyway, and
@@ -83,19 +76,13 @@ export async function mergeLayers(
   // A layer that may not fit its ring: started early, it would spool.
   const isLong = (i: number): boolean => estimates[i]! > (opts.ringSlots * CHUNK_SIZE) / 2;
   const started = new Set<number>();
-  let tasksRunning = 0;
   const start = (i: number): void => {
     const ring = freeRings.pop()!;
     ringOf[i] = ring;
     const r = pool.runLayer(layers[i]!.task, ring, path.join(opts.spoolDir, `layer-${i}.spool`), opts.mainMayHash);
     running[i] = r;
     started.add(i);
-    tasksRunning += 1;
-    const ended = (): void => void (tasksRunning -= 1);
-    r.done.then(ended, ended);
   };
-  // The head's task is the only one left: every other layer was read, no worker has work.
-  const lastOneReading = (): boolean => opts.takeOverHash && started.size === layers.length && tasksRunning <= 1;
   const schedule = (head: number): void => {
     for (const i of layersToStart(head, order, started, freeRings.length, opts.longAhead ? undefined : isLong)) start(i);
   };
@@ -115,7 +102,7 @@ export async function mergeLayers(
       schedule(head);
       const layer = running[head]!;
       layer.stream.makeHead();
-      digests.push(await writeHead(head, layer, archive, opts, lastOneReading));
+      digests.push(await writeHead(head, layer, archive, opts));
       layer.stream.close();
       running[head] = undefined;
       freeRings.push(ringOf[head]!);
@@ -170,11 +157,11 @@ export function startOrder(estimates: readonly number[], workers: number): numbe
   return [...early, ...estimates.map((_, i) => i).filter((i) => !big(estimates[i]!))];
 }
 
-async function writeHead(index: number, layer: RunningLayer, archive: OuterTarWriter, opts: MergeOptions, takeOverHash: () => boolean): Promise<LayerDigest> {
+async function writeHead(index: number, layer: RunningLayer, archive: OuterTarWriter, opts: MergeOptions): Promise<LayerDigest> {
   return drainLayer(`layer ${index + 1}`, layer, {
     begin: (size) => archive.begin(opts.memberName(index), size),
     data: (bytes) => archive.data(bytes),
     end: (size) => archive.end(size),
-  }, opts.onBytes, takeOverHash);
+  }, opts.onBytes);
 }
 

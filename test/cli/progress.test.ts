@@ -4,10 +4,11 @@
  */
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { ProgressEvent } from "../../src/archive/write-image.js";
+import type { ProgressEvent } from "../../src/image/image-spec.js";
 import type { Digest } from "../../src/digest.js";
 import { progressReporter, summary, type Outcome } from "../../src/cli/progress.js";
-import { barLine, human, logLine, type ProgressState } from "../../src/cli/progress-line.js";
+import { barLine, logLine, type ProgressState } from "../../src/cli/progress-line.js";
+import { human } from "../../src/format-bytes.js";
 
 const D = (c: string): Digest => `sha256:${c.repeat(64)}` as Digest;
 

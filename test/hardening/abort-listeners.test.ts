@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { narHashStorePaths } from "../../src/pool/nar-pool.js";
+import { narHashStorePaths } from "../../src/nixdb/nar-pool.js";
 import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 
 const CLI = path.join(import.meta.dirname, "../../bin/strata.js");

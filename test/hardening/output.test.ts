@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileSink } from "../../src/archive/sink.js";
+import { fileSink } from "../../src/dest/sink.js";
 import { registeredPaths } from "../../src/exit-cleanup.js";
 import { makeFixtureStore, type FixtureStore } from "../helpers/fixture-store.js";
 

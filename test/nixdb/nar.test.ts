@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StrataError } from "../../src/errors.js";
 import { narHashOf, writeNar } from "../../src/nixdb/nar.js";
-import { narHashStorePaths, NarPool } from "../../src/pool/nar-pool.js";
+import { narHashStorePaths, NarPool } from "../../src/nixdb/nar-pool.js";
 import { makeFixtureStore, narSize, removeTree, type FixtureStore } from "../helpers/fixture-store.js";
 import { requireTool } from "../helpers/interop.js";
 

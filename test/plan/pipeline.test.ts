@@ -4,7 +4,7 @@ import { parseReferencesGraph } from "../../src/closure/references-graph.js";
 import type { ClosureGraph } from "../../src/closure/types.js";
 import { StrataError } from "../../src/errors.js";
 import { runPipeline } from "../../src/plan/pipeline/run.js";
-import { planPopularity } from "../../src/plan/split.js";
+import { planLayers } from "../../src/plan/plan-layers.js";
 import { dagArbitrary, dagGraph, exportReferencesGraphJson, prng, shuffle } from "../closure/random-graph.js";
 import { sizedGraph, sp } from "./sized-graph.js";
 
@@ -342,7 +342,7 @@ describe("pipeline: properties over random DAGs", () => {
     fc.assert(
       fc.property(dagArbitrary(40, 6), fc.integer({ min: 1, max: 12 }), (dag, limit) => {
         const g = dagGraph(dag);
-        expect(runPipeline(g, [["popularity_contest"], ["limit_layers", limit]])).toEqual(planPopularity(g, { maxLayers: limit + 1 }));
+        expect(runPipeline(g, [["popularity_contest"], ["limit_layers", limit]])).toEqual(planLayers(g, { layering: "popularity", maxLayers: limit + 1 }));
       }),
     );
   });

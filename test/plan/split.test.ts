@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseReferencesGraph } from "../../src/closure/references-graph.js";
-import { headTailSplit, planPopularity } from "../../src/plan/split.js";
+import { planLayers, type PlanLayersOptions } from "../../src/plan/plan-layers.js";
+import { headTailSplit } from "../../src/plan/split.js";
+import type { ClosureGraph } from "../../src/closure/types.js";
 import { popularityOrder } from "../../src/plan/popularity.js";
 import { dagArbitrary, dagGraph, exportReferencesGraphJson, graphOf, prng, shuffle } from "../closure/random-graph.js";
 
@@ -39,7 +41,10 @@ describe("headTailSplit", () => {
   });
 });
 
-describe("planPopularity", () => {
+// The classic plan as the library computes it: planLayers with the popularity strategy.
+const planPopularity = (graph: ClosureGraph, options: PlanLayersOptions) => planLayers(graph, { ...options, layering: "popularity" });
+
+describe("planLayers popularity", () => {
   const graph = graphOf({
     [`${S}/a-app`]: [`${S}/c-lib`, `${S}/e-libc`],
     [`${S}/c-lib`]: [`${S}/e-libc`],

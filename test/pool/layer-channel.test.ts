@@ -11,13 +11,11 @@ import { LayerChannel } from "../../src/pool/layer-channel.js";
 import { LayerStream, type LayerItem } from "../../src/pool/layer-stream.js";
 import { Worker } from "node:worker_threads";
 import { ctlWords, OUT_STARVING, OUT_WORDS, type ChannelSpec } from "../../src/pool/protocol.js";
-import { drainLayer } from "../../src/write/drain-layer.js";
-import { sha256Hex, sharedSha256, SHA256_STATE_BYTES } from "../../src/digest.js";
 
 const SLOT = 16;
 let dir: string | undefined;
 
-function pair(slots: number): { channel: LayerChannel; stream: LayerStream; output: Int32Array; hashState: SharedArrayBuffer } {
+function pair(slots: number): { channel: LayerChannel; stream: LayerStream; output: Int32Array } {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-ring-"));
   const { port1, port2 } = new MessageChannel();
   const spec = {
@@ -27,11 +25,10 @@ function pair(slots: number): { channel: LayerChannel; stream: LayerStream; outp
     slotSize: SLOT,
     spoolPath: path.join(dir, "layer.spool"),
     mainMayHash: false,
-    hashState: new SharedArrayBuffer(SHA256_STATE_BYTES),
     output: new SharedArrayBuffer(OUT_WORDS * 4),
   };
   const channel = new LayerChannel({ ...spec, port: port2 } as ChannelSpec);
-  return { channel, stream: new LayerStream(port1, spec), output: new Int32Array(spec.output), hashState: spec.hashState };
+  return { channel, stream: new LayerStream(port1, spec), output: new Int32Array(spec.output) };
 }
 
 function chunk(channel: LayerChannel, byte: number): void {
@@ -58,7 +55,7 @@ afterEach(() => {
 describe("layer channel and stream", () => {
   it("puts a spool hand-over before ring slots written after it, even when the message lags", async () => {
     const { channel, stream, output } = pair(2);
-    channel.announce(6 * SLOT, false, undefined, false);
+    channel.announce(6 * SLOT, false, undefined);
     expect(await take(stream)).toBe("size");
     Atomics.store(output, OUT_STARVING, 1); // the merger waits for another layer's bytes
     chunk(channel, 1);
@@ -82,7 +79,7 @@ describe("layer channel and stream", () => {
 
   it("a layer waiting its turn sleeps while the output is busy, and spools once it starves", async () => {
     const { channel, stream, output } = pair(1);
-    channel.announce(2 * SLOT, false, undefined, false);
+    channel.announce(2 * SLOT, false, undefined);
     expect(await take(stream)).toBe("size");
     chunk(channel, 1); // the ring is full now
     // Another thread plays the merger running out of work 150 ms from now; until then this
@@ -104,7 +101,7 @@ describe("layer channel and stream", () => {
 
   it("delivers slots in order without a message per slot when the reader keeps up", async () => {
     const { channel, stream } = pair(4);
-    channel.announce(3 * SLOT, false, undefined, false);
+    channel.announce(3 * SLOT, false, undefined);
     stream.makeHead();
     chunk(channel, 7);
     chunk(channel, 8);
@@ -114,60 +111,5 @@ describe("layer channel and stream", () => {
     for (let i = 0; i < 5; i++) seen.push(await take(stream));
     expect(seen).toEqual(["size", "data:7", "data:8", "data:9", "end"]);
     stream.close();
-  });
-
-  describe("handing the hash over (HASH_ASK)", () => {
-    /** A head layer of `count` chunks whose worker hashes into the shared state; drained by drainLayer. */
-    function handOff(count: number, askAfter: number): Promise<{ digest: string; handedOff: boolean; expected: string; askedAt: number[] }> {
-      const { channel, stream, hashState } = pair(count + 1);
-      const hash = sharedSha256(new Uint8Array(hashState), true)!;
-      channel.announce(count * SLOT, false, (bytes) => hash.update(bytes), true);
-      stream.makeHead();
-      const all: Buffer[] = [];
-      const askedAt: number[] = [];
-      let seen = 0;
-      const out = { begin: async () => undefined, data: async (b: Uint8Array) => void all.push(Buffer.from(b)), end: async () => undefined };
-      // Asks once `askAfter` slots went out; the worker answers at its next ring commit.
-      const drained = drainLayer("layer 1", { stream, done: Promise.resolve(undefined) }, out, undefined, () => {
-        const ask = seen++ >= askAfter;
-        if (ask) askedAt.push(seen - 1);
-        return ask;
-      });
-      return (async () => {
-        const bytes: number[] = [];
-        for (let i = 0; i < count; i++) {
-          channel.acquire().fill(i + 1, 0, SLOT);
-          channel.commit(SLOT);
-          bytes.push(...Buffer.alloc(SLOT, i + 1));
-          await new Promise((r) => setImmediate(r)); // let the drain take the slot (and ask)
-        }
-        const handedOff = channel.handedOff;
-        channel.finish(handedOff ? undefined : { diffId: `sha256:${hash.hex()}`, size: count * SLOT });
-        const d = await drained;
-        stream.close();
-        expect(Buffer.concat(all)).toEqual(Buffer.from(bytes));
-        return { digest: d.diffId, handedOff, expected: `sha256:${sha256Hex(Buffer.from(bytes))}`, askedAt };
-      })();
-    }
-
-    it("lets the main thread carry the hash on from the slot after its ask, to the same digest", async () => {
-      const r = await handOff(6, 2);
-      expect(r.handedOff).toBe(true);
-      expect(r.askedAt).toEqual([2]); // asked once
-      expect(r.digest).toBe(r.expected);
-    });
-
-    it("keeps the worker's digest when the ask comes after its last slot", async () => {
-      const r = await handOff(3, 5);
-      expect(r.handedOff).toBe(false);
-      expect(r.digest).toBe(r.expected);
-    });
-
-    it("is never asked for when nothing is to be taken over", async () => {
-      const r = await handOff(4, Number.POSITIVE_INFINITY);
-      expect(r.handedOff).toBe(false);
-      expect(r.askedAt).toEqual([]);
-      expect(r.digest).toBe(r.expected);
-    });
   });
 });

@@ -11,7 +11,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const POOL = path.join(import.meta.dirname, "../../dist/src/pool/pool.js");
-const NAR_POOL = path.join(import.meta.dirname, "../../dist/src/pool/nar-pool.js");
+const NAR_POOL = path.join(import.meta.dirname, "../../dist/src/nixdb/nar-pool.js");
 
 // Destroying 10-30 ms after creation lands in the workers' module loading. Without the fix, 300
 // such cycles of the NAR pool aborted in two runs of three (after 200 and 254 cycles); the layer

@@ -7,6 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ByteOutput } from "../byte-output.js";
+import { copyFileBytes } from "../copy-file.js";
+import { StrataError } from "../../errors.js";
 import { OuterTarWriter } from "../outer-tar.js";
 import type { ImageResult } from "../../image/image-spec.js";
 
@@ -35,24 +37,9 @@ export async function tarLayout(dir: string, out: ByteOutput, mtime: number, doc
     }
     const size = fs.statSync(content.file).size;
     await archive.begin(name, size);
-    await copyFile(content.file, size, archive);
+    await copyFileBytes(content.file, size, (bytes) => archive.data(bytes), (found) =>
+      new StrataError("E_INTERNAL", `${content.file} changed while it was being archived: ${size} bytes, then ${found}`, "something else writes to strata's temp dir; run again"));
     await archive.end(size);
   }
   await archive.finish();
-}
-
-async function copyFile(file: string, size: number, archive: OuterTarWriter): Promise<void> {
-  const handle = await fs.promises.open(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(Math.min(Math.max(size, 1), 1 << 20));
-    let left = size;
-    while (left > 0) {
-      const { bytesRead } = await handle.read(buf, 0, Math.min(left, buf.length), null);
-      if (bytesRead === 0) throw new Error(`${file} shrank while it was being archived`);
-      await archive.data(buf.subarray(0, bytesRead));
-      left -= bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
 }

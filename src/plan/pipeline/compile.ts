@@ -11,7 +11,7 @@
  */
 
 import * as ops from "./ops.js";
-import { describeJson, pipelineError, type Step } from "./values.js";
+import { describeJson, pipelineError, type PipelineValue, type Step } from "./values.js";
 
 /** Names a step: given the step's label (its op, for `over` with the key), or none before it is known. */
 type Where = (label?: string) => string;
@@ -21,6 +21,30 @@ interface OpSpec {
   readonly takes: string;
   readonly arity: number;
   compile(args: readonly unknown[], where: string): Step;
+}
+
+/** subcomponent_in / subcomponent_out: one argument, a list of store paths. */
+function subcomponentOp(direction: "in" | "out"): OpSpec {
+  return {
+    takes: "1 argument, a list of store paths",
+    arity: 1,
+    compile: ([paths], where) => {
+      const parsed = pathList(paths, where, `subcomponent_${direction}`);
+      return (value, trail) => ops.subcomponent(direction, parsed, { where, trail }, value);
+    },
+  };
+}
+
+/** An op of one argument, a count (an integer >= 1) of `what`. */
+function countOp(op: string, what: string, run: (n: number, at: ops.At, value: PipelineValue) => PipelineValue): OpSpec {
+  return {
+    takes: `1 argument, the number of ${what}`,
+    arity: 1,
+    compile: ([count], where) => {
+      const n = positiveInteger(count, where, op, what);
+      return (value, trail) => run(n, { where, trail }, value);
+    },
+  };
 }
 
 const OPS: Readonly<Record<string, OpSpec>> = {
@@ -37,22 +61,8 @@ const OPS: Readonly<Record<string, OpSpec>> = {
       return (value, trail) => ops.splitPaths(parsed, { where, trail }, value);
     },
   },
-  subcomponent_in: {
-    takes: "1 argument, a list of store paths",
-    arity: 1,
-    compile: ([paths], where) => {
-      const parsed = pathList(paths, where, "subcomponent_in");
-      return (value, trail) => ops.subcomponent("in", parsed, { where, trail }, value);
-    },
-  },
-  subcomponent_out: {
-    takes: "1 argument, a list of store paths",
-    arity: 1,
-    compile: ([paths], where) => {
-      const parsed = pathList(paths, where, "subcomponent_out");
-      return (value, trail) => ops.subcomponent("out", parsed, { where, trail }, value);
-    },
-  },
+  subcomponent_in: subcomponentOp("in"),
+  subcomponent_out: subcomponentOp("out"),
   over: {
     takes: "2 arguments, a key and a step",
     arity: 2,
@@ -80,22 +90,8 @@ const OPS: Readonly<Record<string, OpSpec>> = {
     arity: 0,
     compile: (_, where) => (value, trail) => ops.flatten({ where, trail }, value),
   },
-  split_every: {
-    takes: "1 argument, the number of paths per graph",
-    arity: 1,
-    compile: ([count], where) => {
-      const n = positiveInteger(count, where, "split_every", "paths per graph");
-      return (value, trail) => ops.splitEvery(n, { where, trail }, value);
-    },
-  },
-  limit_layers: {
-    takes: "1 argument, the number of layers",
-    arity: 1,
-    compile: ([count], where) => {
-      const n = positiveInteger(count, where, "limit_layers", "layers");
-      return (value, trail) => ops.limitLayers(n, { where, trail }, value);
-    },
-  },
+  split_every: countOp("split_every", "paths per graph", ops.splitEvery),
+  limit_layers: countOp("limit_layers", "layers", ops.limitLayers),
   remove_paths: {
     takes: "1 argument, a store path or a list of them",
     arity: 1,

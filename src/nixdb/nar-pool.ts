@@ -5,9 +5,9 @@
  */
 import os from "node:os";
 import { Piscina } from "piscina";
-import { poolWorker } from "./worker-file.js";
+import { poolWorker } from "../pool/worker-file.js";
 import { StrataError, toStrataError } from "../errors.js";
-import type { NarInfo } from "../nixdb/nar.js";
+import type { NarInfo } from "./nar.js";
 
 /** One task: the store path `storePath` (named `/nix/store/...`), read at `fsRoot + storePath`. */
 export interface NarTask {
