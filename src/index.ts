@@ -32,6 +32,7 @@ export type { StoreLayers } from "./plan/types.js";
 export { openImage } from "./source/read-image.js";
 export { openRegistryImage, type RegistryImage, type RegistryImageOptions } from "./source/read-registry.js";
 export { pullImage, type PullOptions, type PullResult } from "./pull.js";
+export { pushImage, type PushOptions } from "./push.js";
 export { mergeImages } from "./merge.js";
 export { inspectImage, formatInspect, type InspectResult } from "./inspect.js";
 export { OUTPUT_FORMATS, type OutputFormat } from "./write/write-image.js";
@@ -43,7 +44,15 @@ export { nixDbFiles, type NixDbFile } from "./nixdb/db-writer.js";
 export { narHashOf, type NarInfo } from "./nixdb/nar.js";
 export { withNarHashes } from "./nixdb/fill-nar-hashes.js";
 
-export type { OutputOptions } from "./options.js";
+export type { OutputOptions, RegistryOptions } from "./options.js";
+
+// Destinations and the layer cache
+export type { BlobStore, BlobUpload, Descriptor, BlobOrigin } from "./dest/blob-store.js";
+export { LayoutStore } from "./dest/oci-layout/layout-store.js";
+export { RegistryBlobStore } from "./dest/registry/registry-store.js";
+export { parseReference, type ImageReference } from "./dest/registry/reference.js";
+export { LayerCache } from "./cache/layer-cache.js";
+export { layerKey, TAR_DIALECT, type LayerKey } from "./layer/layer-key.js";
 export type { ImageResult, ProgressEvent } from "./image/image-spec.js";
 export type { Sink, ByteOutput } from "./dest/byte-output.js";
 export type { Digest } from "./digest.js";
