@@ -5,25 +5,13 @@ import type { NixShellImageOptions } from "./nix-shell-image.js";
 
 type Values = Record<string, unknown>;
 
+const text = { type: "string" } as const;
+const bool = { type: "boolean" } as const;
+const num = { type: "string", number: true } as const;
+
 export const NIX_SHELL_FLAGS = {
-  shell: { type: "string" },
-  graph: { type: "string" },
-  "from-store": { type: "boolean" },
-  drv: { type: "string" },
-  uid: { type: "string" },
-  gid: { type: "string" },
-  home: { type: "string" },
-  command: { type: "string" },
-  run: { type: "string" },
-  "ca-bundle": { type: "string" },
-  "usr-bin-env": { type: "string" },
-  name: { type: "string" },
-  tag: { type: "string" },
-  "max-layers": { type: "string" },
-  architecture: { type: "string" },
-  created: { type: "string" },
-  mtime: { type: "string" },
-  "nix-db": { type: "boolean" },
+  shell: text, graph: text, "from-store": bool, drv: text, uid: num, gid: num, home: text, command: text, run: text,
+  "ca-bundle": text, "usr-bin-env": text, name: text, tag: text, "max-layers": num, architecture: text, created: text, mtime: text, "nix-db": bool,
 } as const;
 
 export function nixShellOptionsFromArgs(derivation: string, v: Values): Omit<NixShellImageOptions, "output"> {
