@@ -9,6 +9,8 @@
  * that measured).
  *
  * A stream (stdout, a pipe) cannot be written out of order: it keeps the streaming writer.
+ * Files on tmpfs are written in place too: streaming into them measured more CPU, and the slow
+ * 4 GB `-o` on tmpfs came from the VM's memory, not this writer (docs/benchmarks.md, tmpfs).
  */
 import fs from "node:fs";
 import type { Digest } from "../../digest.js";
