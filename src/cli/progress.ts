@@ -25,7 +25,7 @@ export interface Outcome {
   readonly imageId: Digest;
   /** The OCI manifest's digest (the OCI formats). */
   readonly manifestDigest?: Digest | undefined;
-  readonly layers: readonly { readonly diffId: string; readonly size: number }[];
+  readonly layers: readonly { readonly diffId: string; readonly size: number; readonly outcome?: "written" | "present" | "mounted" | undefined }[];
   /** Bytes written (compressed size when compressing). */
   readonly bytes: number;
   /** The whole-archive compression, if any. */
@@ -165,5 +165,15 @@ export function summary(r: Outcome, seconds: number): string {
     ...(r.manifestDigest === undefined ? [] : [` digest ${r.manifestDigest}`]),
     ` to     ${r.destination} (${r.format})`,
     ` layers ${r.layers.length}, ${human(layerBytes)} in ${seconds.toFixed(1)} s${rate}; ${written}`,
+    ...(skipped(r.layers) === undefined ? [] : [` reused ${skipped(r.layers)}`]),
   ].join("\n") + "\n";
+}
+
+/** For registries and layouts: how many layers were not built because the destination had them. */
+function skipped(layers: Outcome["layers"]): string | undefined {
+  const count = (o: string): number => layers.filter((l) => l.outcome === o).length;
+  const present = count("present");
+  const mounted = count("mounted");
+  if (present + mounted === 0) return undefined;
+  return `${present} layers already there${mounted > 0 ? `, ${mounted} mounted from another repository` : ""}; ${count("written")} built`;
 }
