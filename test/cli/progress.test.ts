@@ -116,6 +116,14 @@ describe("the summary", () => {
     expect(human(1_400_000_000 / 43.82)).toBe("31.9 MB");
   });
 
+  it("a registry push says how many layers were reused and how many built, within 80 columns", () => {
+    const layers = outcome.layers.map((l, i) => ({ ...l, outcome: i < 50 ? "present" as const : i < 60 ? "mounted" as const : "written" as const }));
+    const text = summary({ ...outcome, layers, destination: "docker://ghcr.io/me/app:1.0", format: "oci" }, 2);
+    expect(text).toMatch(/\n reused 50 layers already there, 10 mounted from another repository; 2 built\n$/);
+    for (const line of text.split("\n")) expect(line.length, line).toBeLessThanOrEqual(80);
+    expect(summary(outcome, 1)).not.toMatch(/reused/);
+  });
+
   it("a docker-archive has no manifest digest line", () => {
     expect(summary({ ...outcome, manifestDigest: undefined, format: "docker-archive" }, 1)).not.toMatch(/digest/);
   });
