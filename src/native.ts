@@ -1,8 +1,8 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for, and a SHA-256 whose state threads can hand to each other.
- * Only speed depends on it, never the bytes: without it (a platform where it did not build),
- * strata works the same, more slowly.
+ * system calls Node has no API for, a SHA-256 whose state threads can hand to each other, and
+ * libdeflate's gzip. Only speed depends on it, and gzip blobs' bytes: without it (a platform where
+ * it did not build), strata works the same, more slowly, with zlib's gzip (codecs.ts names which).
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -33,6 +33,13 @@ export interface Native {
    * below its first `base` bytes: the descriptor, or -errno. Optional (absent in older builds).
    */
   openBeneath?: (path: Buffer, base: number) => number;
+  /**
+   * One gzip member of `input` written into `output` by libdeflate at `level` (1-12): its length,
+   * or -ENOSPC if it did not fit. Present when the helper was built with libdeflate (binding.gyp),
+   * with libdeflateVersion naming the version linked in.
+   */
+  gzipInto?: (level: number, input: Uint8Array, output: Uint8Array) => number;
+  libdeflateVersion?: string;
   /** mallopt(M_MMAP_THRESHOLD, bytes) with glibc: 1 if set. Optional (absent in older builds). */
   fixMallocThreshold?: (bytes: number) => number;
 }
