@@ -35,6 +35,16 @@
  * fixed threshold keeps large blocks mapped and unmapped whole. Process-wide, so only the CLI
  * calls it (src/cli.ts), never the library: 4 GB closure peak RSS 185-198 -> 178-187 MB, the
  * 1 GB one 157-159 -> 154-158, speed unchanged (docs/benchmarks.md). 1 if set, else 0.
+ *
+ * gzipInto(level, input, output): one complete gzip member (RFC 1952) of `input` written into
+ * `output` by libdeflate, present only when the helper was built with it (binding.gyp: when
+ * libdeflate.h is installed; linked statically, so the version named by libdeflateVersion is the
+ * code that runs). 2-3x zlib's speed at the same level and a similar ratio (docs/benchmarks-gzip.md).
+ * The header is fixed and written here, not by libdeflate, as zlib writes it on Unix: no name,
+ * mtime 0, XFL 4 at level 1, 2 at level 9, else 0, OS 3: the bytes depend only on the input, the
+ * level and libdeflate's version. Returns the member's length, or -ENOSPC if `output` is too small
+ * (never a truncated member). One compressor per thread (per Node-API environment), kept for its
+ * level, freed with the environment.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -53,6 +63,9 @@
 #include <linux/openat2.h>
 #endif
 #include <node_api.h>
+#ifdef STRATA_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 /* The `want` integer arguments, or a TypeError with `usage` thrown (and 0 returned). */
 static int int_args(napi_env env, napi_callback_info info, size_t want, int64_t* out, const char* usage) {
@@ -308,6 +321,84 @@ static napi_value list_dir(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#ifdef STRATA_LIBDEFLATE
+/* The bytes of a Uint8Array argument, or NULL with a TypeError thrown. */
+static void* typed_bytes(napi_env env, napi_value v, size_t* len, const char* usage) {
+  napi_typedarray_type type;
+  size_t count;
+  void* data;
+  if (napi_get_typedarray_info(env, v, &type, &count, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  *len = count;
+  return data == NULL ? (void*)"" : data;
+}
+
+/* This environment's (thread's) compressor and its level; freed when the environment ends. */
+typedef struct { struct libdeflate_compressor* c; int level; } deflater_t;
+
+static void free_deflater(napi_env env, void* data, void* hint) {
+  (void)env; (void)hint;
+  deflater_t* d = data;
+  libdeflate_free_compressor(d->c);
+  free(d);
+}
+
+static napi_value gzip_into(napi_env env, napi_callback_info info) {
+  static const char usage[] = "gzipInto(level, input, output) takes an integer 1-12 and two Uint8Arrays";
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t level;
+  size_t in_len, out_cap;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &level) != napi_ok || level < 1 || level > 12) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  const uint8_t* in = typed_bytes(env, argv[1], &in_len, usage);
+  if (in == NULL) return NULL;
+  uint8_t* out = typed_bytes(env, argv[2], &out_cap, usage);
+  if (out == NULL) return NULL;
+  deflater_t* d = NULL;
+  if (napi_get_instance_data(env, (void**)&d) != napi_ok || d == NULL) {
+    napi_throw_error(env, NULL, "gzipInto: the helper's per-thread state is missing");
+    return NULL;
+  }
+  if (d->c == NULL || d->level != level) {
+    libdeflate_free_compressor(d->c);
+    d->level = level;
+    d->c = libdeflate_alloc_compressor(level);
+    if (d->c == NULL) {
+      napi_throw_error(env, NULL, "gzipInto: libdeflate could not allocate a compressor (out of memory)");
+      return NULL;
+    }
+  }
+  if (out_cap < 18) return number(env, -ENOSPC);
+  /* zlib's gzip header on Unix (deflate.c): XFL says "fastest" at level 1, "slowest" at 9. */
+  const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level == 1 ? 4 : level >= 9 ? 2 : 0, 3};
+  memcpy(out, header, sizeof header);
+  size_t n = libdeflate_deflate_compress(d->c, in, in_len, out + 10, out_cap - 18);
+  if (n == 0) return number(env, -ENOSPC); /* did not fit (an empty input still makes 2 bytes) */
+  uint32_t crc = libdeflate_crc32(0, in, in_len);
+  uint32_t isize = (uint32_t)in_len; /* RFC 1952: the length modulo 2^32 */
+  uint8_t* t = out + 10 + n;
+  for (int i = 0; i < 4; i++) t[i] = (uint8_t)(crc >> (8 * i)), t[4 + i] = (uint8_t)(isize >> (8 * i));
+  return number(env, (double)(n + 18));
+}
+
+/* Exports gzipInto and libdeflateVersion, with this environment's compressor slot. */
+static void export_deflate(napi_env env, napi_value exports) {
+  deflater_t* d = calloc(1, sizeof *d);
+  if (d == NULL || napi_set_instance_data(env, d, free_deflater, NULL) != napi_ok) { free(d); return; }
+  napi_value fn, version;
+  napi_create_function(env, "gzipInto", NAPI_AUTO_LENGTH, gzip_into, NULL, &fn);
+  napi_set_named_property(env, exports, "gzipInto", fn);
+  napi_create_string_utf8(env, LIBDEFLATE_VERSION_STRING, NAPI_AUTO_LENGTH, &version);
+  napi_set_named_property(env, exports, "libdeflateVersion", version);
+}
+#endif
+
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback fn; } fns[] = {
     {"setPipeSize", set_pipe_size}, {"fileOffset", file_offset}, {"seekTo", seek_to}, {"willNeed", will_need},
@@ -318,5 +409,8 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn);
     napi_set_named_property(env, exports, fns[i].name, fn);
   }
+#ifdef STRATA_LIBDEFLATE
+  export_deflate(env, exports);
+#endif
   return exports;
 }

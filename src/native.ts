@@ -1,8 +1,8 @@
 /**
  * strata's native helper (native/strata_native.c, built by `npm ci` through node-gyp): the few
- * system calls Node has no API for.
- * Only speed depends on it, never the bytes: without it (a platform where it did not build),
- * strata works the same, more slowly.
+ * system calls Node has no API for, and libdeflate's gzip. Only speed depends on it, and gzip
+ * blobs' bytes: without it (a platform where it did not build), strata works the same, more
+ * slowly, with zlib's gzip (codecs.ts names which).
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -23,6 +23,13 @@ export interface Native {
    * below its first `base` bytes: the descriptor, or -errno.
    */
   openBeneath(path: Buffer, base: number): number;
+  /**
+   * One gzip member of `input` written into `output` by libdeflate at `level` (1-12): its length,
+   * or -ENOSPC if it did not fit. Present when the helper was built with libdeflate (binding.gyp),
+   * with libdeflateVersion naming the version linked in.
+   */
+  gzipInto?: (level: number, input: Uint8Array, output: Uint8Array) => number;
+  libdeflateVersion?: string;
   /** mallopt(M_MMAP_THRESHOLD, bytes) with glibc: 1 if set. */
   fixMallocThreshold(bytes: number): number;
 }
