@@ -78,17 +78,19 @@ function timed(argv, env = {}) {
   return new Promise((resolve, reject) => {
     const timeFile = path.join(os.tmpdir(), `strata-bench-time-${process.pid}`);
     const t0 = process.hrtime.bigint();
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", timeFile, ...argv], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, ...argv], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     child.on("error", reject);
     child.on("close", (code) => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const rss = Number(fs.readFileSync(timeFile, "utf8").trim().split("\n").at(-1)) * 1024;
+      const [kb, user, sys] = fs.readFileSync(timeFile, "utf8").trim().split("\n").at(-1).split(" ").map(Number);
+      const rss = kb * 1024;
+      const cpu = user + sys;
       fs.rmSync(timeFile, { force: true });
       if (code !== 0) return reject(new Error(`${argv.join(" ")} exited ${code}:\n${err.slice(-3000)}`));
       const events = err.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-      resolve({ seconds, rss, events });
+      resolve({ seconds, rss, cpu, events });
     });
   });
 }
@@ -197,7 +199,7 @@ async function main() {
         const load = os.loadavg()[0];
         const s = await timed(argv, env);
         after?.();
-        c.samples.push({ seconds: s.seconds, rss: s.rss, load, outcomes: argv[0] === "node" ? outcomes(s.events) : undefined });
+        c.samples.push({ seconds: s.seconds, cpu: s.cpu, rss: s.rss, load, outcomes: argv[0] === "node" ? outcomes(s.events) : undefined });
         parts.push(`${c.id} ${s.seconds.toFixed(2)}s`);
       }
       log(`round ${r + 1}/${o.rounds} (load ${os.loadavg()[0].toFixed(1)}): ${parts.join(", ")}`);
@@ -244,9 +246,9 @@ function render(r) {
     "",
     `Closure: ${(r.closure.size / 2 ** 30).toFixed(0)}G generated (${r.closure.paths} paths, ${r.closure.files} files, ${(r.closure.narBytes / 1e6).toFixed(0)} MB NAR), ${r.closure.layers} layers; tmpfs; local docker-registry (storage in tmpfs); ${r.rounds} interleaved rounds, medians.`,
     "",
-    "| case | median s | samples s | load 1m | peak RSS MB | layers written/present/mounted |",
-    "| --- | ---: | --- | --- | ---: | --- |",
-    ...r.cases.map((c) => `| ${c.what} | ${c.median.toFixed(2)} | ${c.samples.map((s) => s.seconds.toFixed(2)).join(", ")} | ${c.samples.map((s) => s.load.toFixed(1)).join(", ")} | ${Math.max(...c.samples.map((s) => s.rss / 1e6)).toFixed(0)} | ${c.samples[0].outcomes === undefined ? "" : c.samples.map((s) => `${s.outcomes.written}/${s.outcomes.present}/${s.outcomes.mounted}`).join(", ")} |`),
+    "| case | median s | samples s | CPU s (user+sys) | load 1m | peak RSS MB | layers written/present/mounted |",
+    "| --- | ---: | --- | --- | --- | ---: | --- |",
+    ...r.cases.map((c) => `| ${c.what} | ${c.median.toFixed(2)} | ${c.samples.map((s) => s.seconds.toFixed(2)).join(", ")} | ${c.samples.map((s) => s.cpu.toFixed(2)).join(", ")} | ${c.samples.map((s) => s.load.toFixed(1)).join(", ")} | ${Math.max(...c.samples.map((s) => s.rss / 1e6)).toFixed(0)} | ${c.samples[0].outcomes === undefined ? "" : c.samples.map((s) => `${s.outcomes.written}/${s.outcomes.present}/${s.outcomes.mounted}`).join(", ")} |`),
     "",
     "| goal | measured | met? |",
     "| --- | ---: | --- |",
