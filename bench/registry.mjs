@@ -58,7 +58,7 @@ function freePort() {
 
 async function startRegistry(dir) {
   const port = await freePort();
-  const config = path.join(dir, "config.yml");
+  const config = path.join(dir, `config-${port}.yml`);
   // Log level warn, access log off: the registry's own logging is not what is measured.
   fs.writeFileSync(config, ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: true", "storage:", "  filesystem:", `    rootdirectory: ${path.join(dir, "data")}`, "http:", `  addr: 127.0.0.1:${port}`, "  secret: bench"].join("\n") + "\n");
   const logFd = fs.openSync(path.join(dir, "registry.log"), "a");
@@ -153,7 +153,8 @@ async function main() {
     log(`closure: ${o.size} bytes in ${dir} ...`);
     const closure = makeClosure({ dir: path.join(dir, "closure"), size: o.size, seed: o.seed });
     log(`  ${closure.paths} paths, ${closure.files} files, ${(closure.narBytes / 1e6).toFixed(0)} MB of NARs, made in ${closure.seconds.toFixed(1)} s`);
-    const reg = await startRegistry(fs.mkdtempSync(path.join(dir, "registry-")));
+    const regDir = fs.mkdtempSync(path.join(dir, "registry-"));
+    const reg = await startRegistry(regDir);
     cleanups.push(reg.stop);
     const R = `docker://${reg.host}`;
     const build = (graph, extra) => ["node", STRATA, "build", "--graph", graph, "--contents", closure.root, "--store-root", closure.storeRoot, "--name", "bench", "--tag", "1", "--tmp-dir", dir, "--json", ...extra];
@@ -184,7 +185,13 @@ async function main() {
       { id: "oci-zstd", what: "build the OCI layout alone, zstd layers (no cache)", run: () => { const out = fresh("layout"); return { argv: build(closure.graphFile, ["--format", "oci", "--layer-compress", "zstd", "-o", out, "--no-cache"]), after: () => removeTree(out) }; } },
       { id: "push-zstd", what: "fresh push, zstd layers, to a new repository (no cache)", run: () => ({ argv: push(closure.graphFile, `${R}/zstd-${++n}:1`, ["--layer-compress", "zstd", "--no-cache"]) }) },
       { id: "push-gzip", what: "fresh push, gzip layers, to a new repository (no cache)", run: () => ({ argv: push(closure.graphFile, `${R}/gzip-${++n}:1`, ["--no-cache"]) }) },
-      { id: "skopeo-gzip", what: "skopeo copy docker-archive: (prebuilt) to a new repository", run: () => ({ argv: ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", `docker-archive:${archive}`, `${R}/skopeo-${++n}:1`] }) },
+      // skopeo remembers where it pushed a layer (its blob info cache, /var/lib/containers/cache
+      // for root) and mounts it from there next time: each sample pushes to the same storage
+      // through a registry on a new port, which that cache has never seen.
+      { id: "skopeo-gzip", what: "skopeo copy docker-archive: (prebuilt) to a new repository", run: async () => {
+        const other = await startRegistry(regDir);
+        return { argv: ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", `docker-archive:${archive}`, `docker://${other.host}/skopeo-${++n}:1`], after: () => other.stop() };
+      } },
       { id: "repush-warm", what: "re-push unchanged, warm local cache", run: () => ({ argv: push(closure.graphFile, `${R}/base:1`, ["--cache-dir", warm]) }) },
       { id: "repush-empty", what: "re-push unchanged, empty local cache (learned from the tag)", run: () => { const c = fresh("cache"); return { argv: push(closure.graphFile, `${R}/base:1`, ["--cache-dir", c]), after: () => removeTree(c) }; } },
       { id: "push-changed", what: "one store path changed, gzip, warm cache (copied), new tag", run: (r) => { const c = fresh("cache"); fs.cpSync(warm, c, { recursive: true }); return { argv: push(changed[r], `${R}/base:changed-${r}`, ["--cache-dir", c]), after: () => removeTree(c) }; } },
@@ -195,7 +202,7 @@ async function main() {
       const order = cases.map((_, i) => cases[(i + r) % cases.length]);
       const parts = [];
       for (const c of order) {
-        const { argv, after } = c.run(r);
+        const { argv, after } = await c.run(r);
         const load = os.loadavg()[0];
         const s = await timed(argv, env);
         after?.();
