@@ -73,7 +73,11 @@ async function writeToStores(spec: ImageSpec, opts: ResolvedOutputOptions, blobO
     const known = registries === undefined ? spec : await learnFromRegistries(spec, consulted, registries, (reference, err) => {
       if (opts.cacheFrom.includes(reference)) opts.onProgress?.({ type: "warning", message: `--cache-from ${reference}: ${(err as Error).message}; its layers are not reused` });
     });
-    return await writeToBlobStores(known, targets, { ...blobOpts, probes: opts.registry.jobs ?? 8 });
+    const result = await writeToBlobStores(known, targets, { ...blobOpts, probes: opts.registry.jobs ?? 8 });
+    // Requests sent again (408, 429, 5xx, dropped connections): a warning, so that --json counts them.
+    const retries = registries?.retries ?? 0;
+    if (retries > 0) opts.onProgress?.({ type: "warning", message: `${retries} registry request${retries === 1 ? "" : "s"} retried after a 408, 429 or 5xx answer or a dropped connection` });
+    return result;
   } finally {
     await Promise.all(targets.map((t) => t.store.close().catch(() => undefined)));
     registries?.close();

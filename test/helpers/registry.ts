@@ -40,6 +40,8 @@ export interface TestRegistry {
   log(): string;
   /** SIGKILL the registry (a crash mid-push). */
   kill(): void;
+  /** Start the registry again (after kill()) on the same port, storage and log. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,11 +105,16 @@ export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
   const config = path.join(dir, "config.yml");
   fs.writeFileSync(config, `${lines.join("\n")}\n`);
   const logFile = path.join(dir, "registry.log");
-  const logFd = fs.openSync(logFile, "a");
-  const proc: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", logFd, logFd] });
-  fs.closeSync(logFd);
   let exited = false;
-  proc.on("exit", () => (exited = true));
+  const launch = (): ChildProcess => {
+    const fd = fs.openSync(logFile, "a");
+    const p = spawn("docker-registry", ["serve", config], { stdio: ["ignore", fd, fd] });
+    fs.closeSync(fd);
+    exited = false;
+    p.on("exit", () => (exited = true));
+    return p;
+  };
+  let proc = launch();
   const stop = async (): Promise<void> => {
     if (!exited) {
       const gone = new Promise((r) => proc.once("exit", r));
@@ -118,8 +125,9 @@ export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
     await tokenServer?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   };
+  const ready = (): Promise<void> => waitReady(mode === "tls" ? `https://${host}/v2/` : `http://${host}/v2/`, () => exited, logFile);
   try {
-    await waitReady(mode === "tls" ? `https://${host}/v2/` : `http://${host}/v2/`, () => exited, logFile);
+    await ready();
   } catch (err) {
     await stop();
     throw err;
@@ -129,6 +137,15 @@ export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
     log: () => fs.readFileSync(logFile, "utf8"),
     kill: () => {
       if (!exited) proc.kill("SIGKILL");
+    },
+    restart: async () => {
+      if (!exited) {
+        const gone = new Promise((r) => proc.once("exit", r));
+        proc.kill("SIGKILL");
+        await gone;
+      }
+      proc = launch();
+      await ready();
     },
     stop,
   };

@@ -33,6 +33,13 @@ export class RegistryConnections {
     return new RegistryBlobStore(ref, { client: this.client(ref, true), tmpDir: this.tmpDir });
   }
 
+  /** Requests sent again after a failure, by every client (pushing, and reading the images consulted). */
+  get retries(): number {
+    let n = 0;
+    for (const c of this.clients.values()) n += c.retryCount;
+    return n;
+  }
+
   close(): void {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
