@@ -189,10 +189,8 @@ export async function buildImage(options: BuildOptions): Promise<ImageResult> {
         return { task, paths, estimate: estimate(paths), key: layerKey(task, narHash) };
       }),
     ];
-    layers.push({
-      task: { kind: "customisation", contents: plan.contents, fsRoot, mtime: plan.mtime.epoch, extras, chown: options.chown ?? [], chmod: options.chmod ?? [] },
-      paths: plan.contents,
-    });
+    const customisation = { kind: "customisation" as const, contents: plan.contents, fsRoot, mtime: plan.mtime.epoch, extras, chown: options.chown ?? [], chmod: options.chmod ?? [] };
+    layers.push({ task: customisation, paths: plan.contents, key: layerKey(customisation, narHash) });
     opts.onProgress?.({ type: "plan", repoTag: plan.repoTag, layers: layers.length, estimatedBytes: layers.reduce((n, l) => n + (l.estimate ?? 0), 0) });
     return await writeImage(
       { layers, created: plan.created.iso, architecture: plan.architecture, config: plan.config, repoTags: [plan.repoTag], mtime: plan.mtime.epoch },

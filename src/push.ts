@@ -13,6 +13,7 @@ import { pipeline } from "node:stream/promises";
 import { StrataError, toStrataError } from "./errors.js";
 import { baseImageLayers, openBaseImage } from "./image/base-image.js";
 import type { ImageResult } from "./image/image-spec.js";
+import { parseDestination } from "./dest/destination.js";
 import { resolveOutputOptions, type OutputOptions } from "./options.js";
 import { makeTempDir } from "./temp-dir.js";
 import { writeImage } from "./write/write-image.js";
@@ -25,8 +26,13 @@ export interface PushOptions extends OutputOptions {
 export async function pushImage(source: string, options: PushOptions): Promise<ImageResult> {
   const opts = resolveOutputOptions(options);
   const spool = source === "-" ? await spoolStdin(opts.tmpDir, opts.signal) : undefined;
+  // A source spelled as skopeo spells it (oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE)
+  // is the same image as the bare path; docker:// is read from the registry.
+  const named = source.startsWith("docker://") ? undefined : parseDestination(source);
+  const input = spool?.file ?? (named === undefined ? source : named.kind === "oci" ? named.dir : named.kind === "registry" ? named.reference : named.file);
+  const ref = options.ref ?? (named?.kind === "oci" ? named.ref : undefined);
   try {
-    const base = await openBaseImage(spool?.file ?? source, { ...opts, ...(options.ref === undefined ? {} : { ref: options.ref }) });
+    const base = await openBaseImage(input, { ...opts, ...(ref === undefined ? {} : { ref }) });
     if (base === undefined) throw new StrataError("E_INTERNAL", "no source image", "this is a bug in strata; please report it");
     try {
       const config = base.config;

@@ -36,15 +36,31 @@ export interface StoreLayerKeyInput {
 
 /**
  * The key of a layer task, or undefined for a layer whose bytes depend on more than its inputs
- * name: the customisation layer (host files copied in with --add can change under the same name;
- * it is small, and always built).
+ * name: a customisation layer with host files copied in (--add), which can change under the same
+ * name (it is small, and always built).
  * A file layer (a base image's layer, a prebuilt customisation layer) with a known checksum is its
  * own key: its diffId is that checksum.
  */
 export function layerKey(task: LayerTask, narHash: (path: string) => string | undefined = () => undefined): LayerKey | undefined {
   if (task.kind === "file") return task.expectedSha256 === undefined ? undefined : (`sha256:${task.expectedSha256}` as LayerKey);
-  if (task.kind !== "store") return undefined;
+  if (task.kind === "customisation") return customisationKey(task, narHash);
   return keyOf(storeKeyInput(task.paths, task.ownership, narHash));
+}
+
+/**
+ * The customisation layer's key: the join of its contents (store paths, immutable like any, with
+ * their narHash where known), every declared extra (files by the sha256 of their bytes), owners,
+ * modes and mtime. Undefined when `--add` copies host files in: those can change under the same
+ * name, so that layer is always built.
+ */
+function customisationKey(task: Extract<LayerTask, { kind: "customisation" }>, narHash: (path: string) => string | undefined): LayerKey | undefined {
+  const extras = task.extras ?? [];
+  if (extras.some((e) => e.type === "copy")) return undefined;
+  const described = extras.map((e) => e.type === "file" ? [e.type, e.path, e.mode, sha256Hex(e.content)]
+    : e.type === "directory" ? [e.type, e.path, e.mode]
+    : e.type === "symlink" ? [e.type, e.path, e.target] : [e.type, e.path]);
+  const canonical = JSON.stringify([TAR_DIALECT, "customisation", task.storeDir ?? "/nix/store", task.contents.map((p) => [p, narHash(p) ?? null]), task.mtime, described, task.chown ?? [], task.chmod ?? []]);
+  return `sha256:${sha256Hex(canonical)}` as LayerKey;
 }
 
 export function storeKeyInput(paths: readonly string[], owner: { uid: number; gid: number; uname: string; gname: string; mtime: number }, narHash: (path: string) => string | undefined): StoreLayerKeyInput {

@@ -13,7 +13,6 @@
  * The manifest is put last, and only after every blob it names is confirmed by every store.
  */
 import path from "node:path";
-import os from "node:os";
 import fs from "node:fs";
 import { asDigest, sha256, type Digest } from "../digest.js";
 import { StrataError } from "../errors.js";
@@ -28,6 +27,7 @@ import { CompressBlocks, CompressStage } from "./compress-stage.js";
 import { drainLayer } from "./drain-layer.js";
 import { layersInFlight, runWrite, type RunOptions, type WriteRun } from "./run-write.js";
 import { mapLimit } from "./map-limit.js";
+import { makeTempDir } from "../temp-dir.js";
 import { ANNOTATIONS } from "./registry-cache.js";
 
 /** A store and the tags its manifest gets there. */
@@ -105,8 +105,9 @@ export async function writeToBlobStores(spec: ImageSpec, targets: readonly Store
     // 2. The layers still needed, in lanes.
     const todo = spec.layers.map((_, i) => i).filter((i) => results[i] === undefined);
     let next = 0;
-    const tmp = opts.tmpDir ?? os.tmpdir();
-    const spoolDir = fs.mkdtempSync(path.join(tmp, "strata-spool-"));
+    // Lanes write as they go (every layer is a head), so nothing spools; the dir is there for the
+    // protocol, and removed even on a second Ctrl-C (makeTempDir registers it).
+    const spoolDir = await makeTempDir(opts.tmpDir, "strata-spool-");
     try {
       const lane = async (): Promise<void> => {
         const ring = new SharedArrayBuffer(RING_SLOTS * CHUNK_SIZE);
