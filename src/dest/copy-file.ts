@@ -13,7 +13,8 @@ const CHUNK = 1 << 20;
  * `found` bytes (for a longer file, its size when that was seen).
  */
 export async function copyFileBytes(file: string, size: number, write: (bytes: Buffer) => Promise<void>, wrongSize: (found: number) => Error): Promise<void> {
-  const handle = await fs.promises.open(file, "r");
+  // Never through a link: every file copied is strata's own temp file or an input already checked.
+  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const buf = Buffer.allocUnsafe(Math.min(size + 1, CHUNK));
     let done = 0;
