@@ -360,7 +360,7 @@ describe.skipIf(!haveTools)("faults", () => {
       const r = await strata(args, {
         env: { XDG_CACHE_HOME: cache },
         onSpawn: () => {
-          // Kill the registry once some 16 MiB of the big layer have arrived: mid-upload.
+          // Kill the registry once some MiB of the big layer have arrived: mid-upload.
           const poll = setInterval(() => {
             let size = 0;
             try {

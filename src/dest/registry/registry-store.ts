@@ -4,11 +4,11 @@
  * registry, `openBlob` a chunked upload streamed as the bytes are produced, `putBlob` a
  * monolithic POST + PUT for small blobs (the config), `putManifest` a PUT per tag.
  *
- * Chunks: bytes are gathered into 16 MiB buffers and each full one is PATCHed while the next
- * fills (two buffers per upload, so 32 MiB at most; with the default 8 uploads in flight,
- * 256 MiB at worst, usually far less since most layers are smaller than one chunk). 16 MiB keeps
- * the per-request round trip (a few ms on a LAN, ~100 ms to a distant registry) under a few
- * percent of the chunk's transfer time while memory stays bounded; `chunkSize` changes it.
+ * Chunks: bytes are gathered into 8 MiB buffers and each full one is PATCHed while the next
+ * fills (two buffers per upload, so 16 MiB at most per layer in flight). 8 MiB keeps the
+ * per-request round trip (a few ms on a LAN, ~100 ms to a distant registry) small next to the
+ * chunk's transfer time, and measured 279-284 MB peak on the 1G bench push where 16 MiB took
+ * 317-319 MB at the same speed (docs/benchmarks-registry.md); `chunkSize` changes it.
  *
  * When the registry refuses chunked PATCH (405/501 on the first chunk, or 416 on a later one),
  * the upload falls back to a monolithic PUT. That needs the size and digest before the first
@@ -29,10 +29,10 @@ import { makeTempDir } from "../../temp-dir.js";
 import { RegistryClient, type RegistryClientOptions, UploadRestartError, type UploadSession } from "./client.js";
 import { type ImageReference, formatReference } from "./reference.js";
 
-export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
 export interface RegistryStoreOptions extends RegistryClientOptions {
-  /** Bytes per PATCH (default 16 MiB). */
+  /** Bytes per PATCH (default 8 MiB). */
   readonly chunkSize?: number | undefined;
   /** Where a blob is spooled when the registry refuses chunked uploads (default $TMPDIR). */
   readonly tmpDir?: string | undefined;
@@ -66,7 +66,7 @@ export class RegistryBlobStore implements BlobStore {
     this.name = formatReference(ref);
     this.repository = ref.repository;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1024) throw new StrataError("E_USAGE", `chunkSize must be an integer >= 1024, got ${this.chunkSize}`, "use the default (16 MiB)");
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1024) throw new StrataError("E_USAGE", `chunkSize must be an integer >= 1024, got ${this.chunkSize}`, "use the default (8 MiB)");
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? new RegistryClient(ref.registry, ref.apiHost, { ...options, push: true });
   }
