@@ -3,7 +3,7 @@
  * layout holds (checked), is not built at all; everything else is. A build from cache hits is
  * byte-identical to one without the cache.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -229,6 +229,21 @@ describe("incremental builds into an OCI layout", () => {
     // Without --verify the same lie is a warning, and the layer as built is used.
     const r = await build({ output: fresh("layout"), cache });
     expect(r.events.some((e) => e.type === "warning" && e.message.includes("the cache said"))).toBe(true);
+  });
+
+  it("a layout named by a relative path (the CLI from its directory) is stamped and skipped the same way", () => {
+    const cwd = fresh("cwd");
+    fs.mkdirSync(cwd);
+    const cache = fresh("cache");
+    const run = (): { status: number | null; stderr: string } => spawnSync(process.execPath, [CLI, "build", "--graph", store.graphFile, "--contents", store.pathOf("app-1.0"), "--store-root", store.root,
+      "--name", "app", "--tag", "1", "--max-layers", "6", "-o", "oci:layout", "--cache-dir", cache, "--json"], { cwd, encoding: "utf8" });
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    const second = run();
+    expect(second.status, second.stderr).toBe(0);
+    const layers = second.stderr.split("\n").filter((l) => l.includes('"type":"layer"'));
+    expect(layers.length).toBeGreaterThan(0);
+    expect(layers.every((l) => l.includes('"outcome":"present"'))).toBe(true);
   });
 
   it("two builds into one layout at once keep both tags (five rounds)", async () => {

@@ -39,10 +39,15 @@ export class LayoutStore implements BlobStore {
   private tmp: string | undefined;
   private forgetTmp: (() => void) | undefined;
 
-  private constructor(readonly dir: string, private readonly stamps: FileStamps | undefined) {
-    this.name = `oci:${dir}`;
-    this.blobs = path.join(dir, "blobs", "sha256");
+  private constructor(given: string, private readonly stamps: FileStamps | undefined) {
+    this.name = `oci:${given}`;
+    // Absolute: the cache stamps blob files by path, and a relative one would name another file
+    // from another working directory.
+    this.dir = path.resolve(given);
+    this.blobs = path.join(this.dir, "blobs", "sha256");
   }
+
+  readonly dir: string;
 
   /** A new or existing layout directory, ready for blobs. */
   static open(dir: string, stamps?: FileStamps): LayoutStore {
