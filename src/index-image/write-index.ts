@@ -25,7 +25,7 @@ import { openImages, type SourceArchive } from "../source/open-images.js";
 import type { Compression } from "../source/types.js";
 import { makeTempDir } from "../temp-dir.js";
 import { parseIndexDest } from "./dest-ref.js";
-import type { ManifestFormat } from "../image/media-types.js";
+import { MEDIA_TYPES, type ManifestFormat } from "../image/media-types.js";
 import { LayoutStore } from "../dest/oci-layout/layout-store.js";
 import { RegistryConnections } from "../dest/registry/connect.js";
 import type { RegistryOptions } from "../options.js";
@@ -64,19 +64,10 @@ export interface IndexResult {
   readonly manifests: readonly { readonly input: string; readonly platform: string; readonly manifest: Descriptor }[];
 }
 
+/** The media types per manifest format, from the one table (image/media-types.ts). */
 const MEDIA = {
-  oci: {
-    index: "application/vnd.oci.image.index.v1+json",
-    manifest: "application/vnd.oci.image.manifest.v1+json",
-    config: "application/vnd.oci.image.config.v1+json",
-    layer: { none: "application/vnd.oci.image.layer.v1.tar", gzip: "application/vnd.oci.image.layer.v1.tar+gzip", zstd: "application/vnd.oci.image.layer.v1.tar+zstd" },
-  },
-  docker: {
-    index: "application/vnd.docker.distribution.manifest.list.v2+json",
-    manifest: "application/vnd.docker.distribution.manifest.v2+json",
-    config: "application/vnd.docker.container.image.v1+json",
-    layer: { gzip: "application/vnd.docker.image.rootfs.diff.tar.gzip" },
-  },
+  oci: { index: MEDIA_TYPES.index, manifest: MEDIA_TYPES.manifest, config: MEDIA_TYPES.config, layer: MEDIA_TYPES.layer },
+  docker: { index: MEDIA_TYPES.docker.manifestList, manifest: MEDIA_TYPES.docker.manifest, config: MEDIA_TYPES.docker.config, layer: { gzip: MEDIA_TYPES.docker.layer.gzip } },
 } as const;
 
 export async function writeIndex(inputs: readonly string[], dest: string, options: IndexOptions = {}): Promise<IndexResult> {
